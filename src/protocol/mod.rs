@@ -1,0 +1,21 @@
+//! The Electric shape protocol on the wire (`../shared/reference/electric-shape-protocol.md`).
+//!
+//! Pure functions and types: parse offsets, messages, the schema header and typed values; build
+//! request URLs; classify responses. No I/O, no clock (time is passed in where a rule needs it).
+
+pub mod array;
+pub mod message;
+pub mod offset;
+pub mod request;
+pub mod response;
+pub mod row;
+pub mod schema;
+pub mod sse;
+pub mod value;
+
+pub use message::{
+    parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message, MessageError,
+    MoveKind, MovePattern, Operation, SnapshotMeta,
+};
+pub use offset::{LogOffset, OffsetError, OpOffset, Offset};
+pub use row::{Column, Key, Row};
