@@ -221,8 +221,15 @@ pub fn parse_event(data: &[u8]) -> Result<Option<Message>, MessageError> {
 fn json_error(e: serde_json::Error) -> MessageError {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Data => MessageError::Malformed { index: 0, reason: e.to_string() },
-        _ => MessageError::Json { line: e.line(), column: e.column(), reason: e.to_string() },
+        Category::Data => MessageError::Malformed {
+            index: 0,
+            reason: e.to_string(),
+        },
+        _ => MessageError::Json {
+            line: e.line(),
+            column: e.column(),
+            reason: e.to_string(),
+        },
     }
 }
 
@@ -250,7 +257,8 @@ impl<'de> Deserialize<'de> for Decimal {
 }
 
 fn decimals(v: Option<Vec<Decimal>>) -> Vec<u64> {
-    v.map(|v| v.into_iter().map(|d| d.0).collect()).unwrap_or_default()
+    v.map(|v| v.into_iter().map(|d| d.0).collect())
+        .unwrap_or_default()
 }
 
 #[derive(Deserialize, Default)]
@@ -293,7 +301,10 @@ struct RawMessage {
 impl RawMessage {
     fn into_message(self, index: usize) -> Result<Option<Message>, MessageError> {
         let h = self.headers;
-        let bad = |reason: &str| MessageError::Malformed { index, reason: reason.to_string() };
+        let bad = |reason: &str| MessageError::Malformed {
+            index,
+            reason: reason.to_string(),
+        };
         if let Some(control) = h.control.as_deref() {
             return Ok(match control {
                 "up-to-date" => Some(Message::up_to_date(h.global_last_seen_lsn.map(|d| d.0))),
@@ -480,7 +491,9 @@ mod tests {
 
     #[test]
     fn parses_the_reference_live_insert() {
-        let Some(Message::Change(c)) = parse_event(LIVE_INSERT.as_bytes()).unwrap() else { panic!() };
+        let Some(Message::Change(c)) = parse_event(LIVE_INSERT.as_bytes()).unwrap() else {
+            panic!()
+        };
         assert_eq!(c.key.as_str(), r#""public"."issues"/"42""#);
         assert_eq!(c.operation, Operation::Insert);
         assert_eq!(c.value.get("n"), Some(None));
@@ -488,7 +501,10 @@ mod tests {
         assert_eq!(c.headers.op_position, Some(0));
         assert_eq!(c.headers.txids, vec![1021]);
         assert!(c.headers.last);
-        assert_eq!(c.headers.relation.as_ref().map(|r| (&*r[0], &*r[1])), Some(("public", "issues")));
+        assert_eq!(
+            c.headers.relation.as_ref().map(|r| (&*r[0], &*r[1])),
+            Some(("public", "issues"))
+        );
     }
 
     #[test]
@@ -512,7 +528,9 @@ mod tests {
           {"key":"k3","value":{"id":"3"},"old_value":{"x":"old"},"headers":{"operation":"update","tags":["a/1"],"removed_tags":["b/1"],"active_conditions":[true,false],"is_move_in":true,"snapshot_mark":3,"future_field":{"x":1}}}
         ]"#;
         let msgs = parse_body(body.as_bytes()).unwrap();
-        let [Message::Change(a), Message::Change(b), Message::Change(c)] = &msgs[..] else { panic!() };
+        let [Message::Change(a), Message::Change(b), Message::Change(c)] = &msgs[..] else {
+            panic!()
+        };
         assert_eq!(a.headers.key_change_to, Some(Key::from("k2")));
         assert_eq!(b.headers.key_change_from, Some(Key::from("k1")));
         assert_eq!(b.headers.txids, vec![9]);
@@ -528,7 +546,10 @@ mod tests {
     #[test]
     fn unknown_kinds_are_ignored_never_fatal() {
         let body = r#"[{"headers":{"control":"something-new","x":1}},{"headers":{"event":"teleport"}},{"headers":{"whatever":true}},{"headers":{"control":"up-to-date"}}]"#;
-        assert_eq!(parse_body(body.as_bytes()).unwrap(), vec![Message::up_to_date(None)]);
+        assert_eq!(
+            parse_body(body.as_bytes()).unwrap(),
+            vec![Message::up_to_date(None)]
+        );
         assert_eq!(parse_event(br#"{"headers":{"control":"new"}}"#).unwrap(), None);
     }
 
@@ -540,9 +561,25 @@ mod tests {
         assert_eq!(parse_body(b"[1]").unwrap_err().code(), "EDDY_MESSAGE_MALFORMED");
         let e = parse_body(br#"[{"headers":{"control":"up-to-date"}},{"key":"k","value":{},"headers":{"operation":"upsert"}}]"#)
             .unwrap_err();
-        assert_eq!(e, MessageError::Malformed { index: 1, reason: "unknown operation \"upsert\"".into() });
-        assert_eq!(parse_body(br#"[{"headers":{"operation":"insert"}}]"#).unwrap_err().code(), "EDDY_MESSAGE_MALFORMED");
-        assert_eq!(parse_body(br#"[{"key":"k","headers":{"operation":"insert","lsn":"x"}}]"#).unwrap_err().code(), "EDDY_MESSAGE_MALFORMED");
+        assert_eq!(
+            e,
+            MessageError::Malformed {
+                index: 1,
+                reason: "unknown operation \"upsert\"".into()
+            }
+        );
+        assert_eq!(
+            parse_body(br#"[{"headers":{"operation":"insert"}}]"#)
+                .unwrap_err()
+                .code(),
+            "EDDY_MESSAGE_MALFORMED"
+        );
+        assert_eq!(
+            parse_body(br#"[{"key":"k","headers":{"operation":"insert","lsn":"x"}}]"#)
+                .unwrap_err()
+                .code(),
+            "EDDY_MESSAGE_MALFORMED"
+        );
         assert!(parse_body(b"").is_err());
         assert_eq!(parse_body(b"[]").unwrap(), vec![]);
     }

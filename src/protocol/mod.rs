@@ -14,8 +14,8 @@ pub mod sse;
 pub mod value;
 
 pub use message::{
-    parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message, MessageError,
-    MoveKind, MovePattern, Operation, SnapshotMeta,
+    parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message,
+    MessageError, MoveKind, MovePattern, Operation, SnapshotMeta,
 };
-pub use offset::{LogOffset, OffsetError, OpOffset, Offset};
+pub use offset::{LogOffset, Offset, OffsetError, OpOffset};
 pub use row::{Column, Key, Row};

@@ -63,12 +63,18 @@ pub struct LogOffset {
 impl LogOffset {
     /// `<tx>_<op>`.
     pub const fn new(tx: u64, op: u64) -> Self {
-        LogOffset { tx, op: OpOffset::At(op) }
+        LogOffset {
+            tx,
+            op: OpOffset::At(op),
+        }
     }
 
     /// `<tx>_inf`.
     pub const fn tx_end(tx: u64) -> Self {
-        LogOffset { tx, op: OpOffset::Inf }
+        LogOffset {
+            tx,
+            op: OpOffset::Inf,
+        }
     }
 }
 
@@ -109,7 +115,11 @@ impl Offset {
         }
         let (tx, op) = input.split_once('_').ok_or_else(|| invalid(input))?;
         let tx = parse_u64(tx, input)?;
-        let op = if op == "inf" { OpOffset::Inf } else { OpOffset::At(parse_u64(op, input)?) };
+        let op = if op == "inf" {
+            OpOffset::Inf
+        } else {
+            OpOffset::At(parse_u64(op, input)?)
+        };
         Ok(Offset::Log(LogOffset { tx, op }))
     }
 
@@ -133,7 +143,9 @@ fn truncated(input: &str) -> String {
 }
 
 fn invalid(input: &str) -> OffsetError {
-    OffsetError::Invalid { input: truncated(input) }
+    OffsetError::Invalid {
+        input: truncated(input),
+    }
 }
 
 /// Strict unsigned decimal: one or more ASCII digits, no sign, no spaces.
@@ -145,7 +157,9 @@ fn parse_u64(part: &str, whole: &str) -> Result<u64, OffsetError> {
     if digits.is_empty() {
         return Ok(0);
     }
-    digits.parse::<u64>().map_err(|_| OffsetError::OutOfRange { input: truncated(whole) })
+    digits.parse::<u64>().map_err(|_| OffsetError::OutOfRange {
+        input: truncated(whole),
+    })
 }
 
 impl FromStr for Offset {
@@ -217,7 +231,12 @@ mod tests {
 
     #[test]
     fn log_forms_round_trip() {
-        for s in ["0_0", "0_inf", "26800584_4", "18446744073709551615_18446744073709551615"] {
+        for s in [
+            "0_0",
+            "0_inf",
+            "26800584_4",
+            "18446744073709551615_18446744073709551615",
+        ] {
             assert_eq!(p(s).to_string(), s, "{s}");
         }
         assert_eq!(p("18446744073709551615_inf").as_log().unwrap().tx, u64::MAX);
@@ -239,8 +258,8 @@ mod tests {
     #[test]
     fn invalid_forms_are_typed_errors() {
         for s in [
-            "", "_", "1_", "_1", "1", "-2", "-1_0", "1_-1", "+1_0", "1_+0", " 1_0", "1_0 ", "1_0_0",
-            "a_0", "0_INF", "0_Inf", "inf_0", "0x1_0", "1.0_0", "NOW", "1__0", "١_٠",
+            "", "_", "1_", "_1", "1", "-2", "-1_0", "1_-1", "+1_0", "1_+0", " 1_0", "1_0 ", "1_0_0", "a_0",
+            "0_INF", "0_Inf", "inf_0", "0x1_0", "1.0_0", "NOW", "1__0", "١_٠",
         ] {
             let e = Offset::parse(s).unwrap_err();
             assert_eq!(e.code(), "EDDY_OFFSET_INVALID", "{s:?}");
@@ -249,8 +268,16 @@ mod tests {
 
     #[test]
     fn overflow_is_out_of_range() {
-        for s in ["18446744073709551616_0", "0_18446744073709551616", "99999999999999999999999_inf"] {
-            assert_eq!(Offset::parse(s).unwrap_err().code(), "EDDY_OFFSET_OUT_OF_RANGE", "{s}");
+        for s in [
+            "18446744073709551616_0",
+            "0_18446744073709551616",
+            "99999999999999999999999_inf",
+        ] {
+            assert_eq!(
+                Offset::parse(s).unwrap_err().code(),
+                "EDDY_OFFSET_OUT_OF_RANGE",
+                "{s}"
+            );
         }
         // Leading zeros do not count towards the width.
         assert!(Offset::parse("000000000018446744073709551615_0").is_ok());
@@ -258,7 +285,16 @@ mod tests {
 
     #[test]
     fn ordering() {
-        let ordered = ["-1", "0_0", "0_1", "0_10", "0_inf", "1_0", "1_inf", "18446744073709551615_inf"];
+        let ordered = [
+            "-1",
+            "0_0",
+            "0_1",
+            "0_10",
+            "0_inf",
+            "1_0",
+            "1_inf",
+            "18446744073709551615_inf",
+        ];
         for w in ordered.windows(2) {
             assert!(p(w[0]) < p(w[1]), "{} < {}", w[0], w[1]);
             assert!(p(w[1]) > p(w[0]));

@@ -123,7 +123,10 @@ impl Row {
 
     /// `Some(None)` for a present NULL, `None` for an absent column.
     pub fn get(&self, column: &str) -> Option<Option<&str>> {
-        self.cols.iter().find(|(c, _)| &**c == column).map(|(_, v)| v.as_deref())
+        self.cols
+            .iter()
+            .find(|(c, _)| &**c == column)
+            .map(|(_, v)| v.as_deref())
     }
 
     /// True if the column is present (possibly NULL).
@@ -167,13 +170,18 @@ impl Row {
 
     /// Approximate heap bytes held by the values (for progress and compaction accounting).
     pub fn value_bytes(&self) -> usize {
-        self.cols.iter().map(|(_, v)| v.as_ref().map_or(0, |s| s.len())).sum()
+        self.cols
+            .iter()
+            .map(|(_, v)| v.as_ref().map_or(0, |s| s.len()))
+            .sum()
     }
 }
 
 impl fmt::Debug for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.cols.iter().map(|(c, v)| (&**c, v.as_deref()))).finish()
+        f.debug_map()
+            .entries(self.cols.iter().map(|(c, v)| (&**c, v.as_deref())))
+            .finish()
     }
 }
 
@@ -203,7 +211,9 @@ impl<'de> Visitor<'de> for RowVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
-        let mut row = Row { cols: Vec::with_capacity(map.size_hint().unwrap_or(8)) };
+        let mut row = Row {
+            cols: Vec::with_capacity(map.size_hint().unwrap_or(8)),
+        };
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let value = map.next_value::<WireText>()?.0;
             row.set(intern(&name), value);
@@ -252,7 +262,11 @@ impl<'de> Visitor<'de> for WireTextVisitor {
         Ok(WireText(Some(v.to_string().into())))
     }
     fn visit_f64<E>(self, v: f64) -> Result<WireText, E> {
-        Ok(WireText(Some(serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()).into())))
+        Ok(WireText(Some(
+            serde_json::Number::from_f64(v)
+                .map_or_else(|| v.to_string(), |n| n.to_string())
+                .into(),
+        )))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<WireText, A::Error> {
         let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
@@ -280,7 +294,10 @@ mod tests {
         r.merge(&patch);
         assert_eq!(r.get("n"), Some(Some("5")));
         assert_eq!(r.len(), 4);
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"id":"1","title":"a","n":"5","extra":"x"}"#);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"id":"1","title":"a","n":"5","extra":"x"}"#
+        );
     }
 
     #[test]
