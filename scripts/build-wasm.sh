@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Build the browser package: release wasm32 build -> wasm-bindgen (web + bundler) -> wasm-opt -Oz
+# (npm binaryen) -> size report. Output in pkg/ (not in git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --target wasm32-unknown-unknown --lib --quiet
+WASM=target/wasm32-unknown-unknown/release/eddy.wasm
+rm -rf pkg
+for target in web bundler; do
+  wasm-bindgen "$WASM" --out-dir "pkg/$target" --target "$target" --weak-refs
+  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-reference-types \
+    "pkg/$target/eddy_bg.wasm" -o "pkg/$target/eddy_bg.wasm"
+done
+echo '{"type":"module"}' > pkg/web/package.json
+raw=$(stat -c%s pkg/web/eddy_bg.wasm)
+gz=$(gzip -9c pkg/web/eddy_bg.wasm | wc -c)
+jsgz=$(gzip -9c pkg/web/eddy.js | wc -c)
+printf 'wasm size: %s B raw, %s B gzip; glue js: %s B gzip\n' "$raw" "$gz" "$jsgz"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every test, from a fresh machine: install what is missing, lint, native tests, the wasm build,
+# browser tests in headless Chromium, node tests of the built package. The README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+export CHROMEDRIVER=/usr/bin/chromedriver
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export EDDY_FUZZ_CASES="${EDDY_FUZZ_CASES:-2000}"
+t0=$SECONDS
+step() { echo; echo "=== [$((SECONDS - t0))s] $*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "format and lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+
+step "native tests (core, fuzz suites, server)"
+cargo test --workspace --quiet
+
+step "wasm package"
+bash scripts/build-wasm.sh
+
+step "browser tests (wasm-bindgen-test, headless Chromium)"
+cargo test --target wasm32-unknown-unknown --test browser
+
+step "node tests of the built package"
+node --test tests/node/
+
+step "all tests passed in $((SECONDS - t0))s"
