@@ -18,6 +18,11 @@
 //!   this differs from byte order only for names mixing characters above U+FFFF with ones in
 //!   U+E000..U+FFFF), and encoded as `application/x-www-form-urlencoded` (`URLSearchParams`:
 //!   space as `+`). A `#fragment` on the base is dropped (it is never sent anyway).
+//!
+//! Requests the server would reject with 400 fail early with a typed [`RequestError`]: empty
+//! table (unless the base URL carries `table`), empty `columns` list, a reserved name in `extra`
+//! or a per-request name in the base URL, SSE without live, live at `-1`/`now`, and a
+//! `<tx>_<op>` offset without a handle.
 
 use std::collections::BTreeMap;
 
