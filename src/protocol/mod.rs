@@ -18,4 +18,10 @@ pub use message::{
     MessageError, MoveKind, MovePattern, Operation, SnapshotMeta,
 };
 pub use offset::{LogOffset, Offset, OffsetError, OpOffset};
+pub use request::{build_url, LogMode, Replica, RequestError, RequestParams, ShapeDefinition};
+pub use response::{
+    classify, is_event_stream, network_failure, FetchError, HeaderLookup, RequestKind, ResponseClass,
+    ResponseError, ShapeMeta,
+};
 pub use row::{Column, Key, Row};
+pub use sse::{SseDecoder, SseError, SseEvent, StreamEnd};
