@@ -13,9 +13,12 @@ pub mod schema;
 pub mod sse;
 pub mod value;
 
+pub use array::{parse_array, render_array, ArrayElem, ArrayError};
 pub use message::{
     parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message,
     MessageError, MoveKind, MovePattern, Operation, SnapshotMeta,
 };
 pub use offset::{LogOffset, Offset, OffsetError, OpOffset};
 pub use row::{Column, Key, Row};
+pub use schema::{ColumnInfo, Schema, SchemaError};
+pub use value::{parse_row, parse_value, ParseFn, Parsers, Value, ValueError};
