@@ -237,7 +237,10 @@ proptest! {
             schema.insert(&name, info);
         }
         let header = schema.to_header();
-        prop_assert_eq!(Schema::from_header(&header), Ok(schema));
+        let back = Schema::from_header(&header);
+        let order = |s: &Schema| s.columns().map(|(c, _)| c.to_string()).collect::<Vec<_>>();
+        prop_assert_eq!(back.as_ref().map(order), Ok(order(&schema)));
+        prop_assert_eq!(back, Ok(schema));
     }
 
     #[test]

@@ -224,6 +224,8 @@ impl serde::Serialize for ColumnInfo {
 }
 
 /// The schema of a shape: its selected columns in header order.
+///
+/// Equality compares the columns and their type info, not their order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
     columns: IndexMap<Column, ColumnInfo>,
@@ -249,6 +251,10 @@ impl Schema {
                 }
             }
         })?;
+        Schema::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawSchema) -> Result<Schema, SchemaError> {
         let mut columns = IndexMap::with_capacity(raw.0.len());
         for (name, v) in raw.0 {
             let info = ColumnInfo::from_json(&name, &v)?;
@@ -320,8 +326,16 @@ impl serde::Serialize for Schema {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Schema {
+    /// The header form, with the same checks as [`Schema::from_header`].
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawSchema::deserialize(d)?;
+        Schema::from_raw(raw).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Columns in document order, type info not yet checked.
-struct RawSchema(Vec<(String, Json)>);
+struct RawSchema(IndexMap<String, Json>);
 
 impl<'de> serde::Deserialize<'de> for RawSchema {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -339,13 +353,10 @@ impl<'de> Visitor<'de> for RawVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSchema, A::Error> {
-        let mut cols: Vec<(String, Json)> = Vec::with_capacity(map.size_hint().unwrap_or(8).min(256));
+        let mut cols = IndexMap::with_capacity(map.size_hint().unwrap_or(8).min(256));
         while let Some(name) = map.next_key::<String>()? {
-            let v = map.next_value::<Json>()?;
-            match cols.iter_mut().find(|(c, _)| *c == name) {
-                Some(slot) => slot.1 = v,
-                None => cols.push((name, v)),
-            }
+            // A repeated column keeps its first position and takes the later value.
+            cols.insert(name, map.next_value::<Json>()?);
         }
         Ok(RawSchema(cols))
     }
@@ -496,5 +507,8 @@ mod tests {
         let collected: Schema = [("x", ColumnInfo::scalar("bool"))].into_iter().collect();
         assert_eq!(collected.to_header(), r#"{"x":{"type":"bool"}}"#);
         assert_eq!(Schema::new().to_header(), "{}");
+        let via_serde: Schema = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(via_serde, s);
+        assert!(serde_json::from_str::<Schema>(r#"{"a":{}}"#).is_err());
     }
 }
