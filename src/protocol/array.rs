@@ -143,12 +143,6 @@ pub(crate) enum SinkFail<E> {
     Element(E),
 }
 
-impl<E> From<ArrayError> for SinkFail<E> {
-    fn from(e: ArrayError) -> Self {
-        SinkFail::Syntax(e)
-    }
-}
-
 struct TreeSink;
 
 impl ArraySink for TreeSink {
