@@ -13,6 +13,7 @@ pub mod schema;
 pub mod sse;
 pub mod value;
 
+pub use array::{parse_array, render_array, ArrayElem, ArrayError};
 pub use message::{
     parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message,
     MessageError, MoveKind, MovePattern, Operation, SnapshotMeta,
@@ -24,4 +25,6 @@ pub use response::{
     ResponseError, ShapeMeta,
 };
 pub use row::{Column, Key, Row};
+pub use schema::{ColumnInfo, Schema, SchemaError};
 pub use sse::{SseDecoder, SseError, SseEvent, StreamEnd};
+pub use value::{parse_row, parse_value, ParseFn, Parsers, Value, ValueError};
