@@ -48,8 +48,12 @@ pub struct MaterializerOptions {
 ///   the change headers are stored per row ([`Materializer::tag_state`]); a move-out sets the
 ///   matching positions inactive and removes rows with no fully active disjunct (without
 ///   `active_conditions`: drops matching tags, removes rows left with none); a move-in sets
-///   matching positions active. Rows keep their position in the order of events and changes.
-/// - `snapshot-end` is a marker for injected subset snapshots, not a commit point: ignored.
+///   matching positions active.
+/// - `snapshot-end` (end of an injected subset snapshot, ref §3.2, §3.5) commits like an
+///   `up-to-date` when everything pending is subset rows (`headers.snapshot_mark` set) and no
+///   refetch is in progress: a snapshot is consistent on its own, and an on-demand caller should
+///   not wait for the next live `up-to-date` to see it. Otherwise it is ignored and the rows wait
+///   for the next `up-to-date`, so a half-received live transaction is never exposed.
 ///
 /// **Must-refetch.** A `must-refetch` control message (or [`Materializer::must_refetch`])
 /// drops the pending buffer, but the last committed rows stay visible: the first `up-to-date`
@@ -106,10 +110,11 @@ impl Materializer {
     }
 
     /// Feed one batch (a long-poll body or an SSE run, in order). Change and move messages are
-    /// buffered; each `up-to-date` commits the buffer. Returns `None` when the batch contained no
-    /// `up-to-date` (nothing became visible), otherwise the net change of the committed rows
-    /// across the whole call (several `up-to-date`s in one batch give one merged change set).
-    /// Messages after the last `up-to-date` stay pending.
+    /// buffered; each `up-to-date` commits the buffer (so does a `snapshot-end` closing a
+    /// subset snapshot, see the type docs). Returns `None` when nothing was committed (nothing
+    /// became visible), otherwise the net change of the committed rows across the whole call
+    /// (several commits in one batch give one merged change set). Messages after the last
+    /// commit point stay pending.
     pub fn ingest(&mut self, messages: Vec<Message>) -> Option<ChangeSet> {
         let mut tracker: Option<Tracker> = None;
         for m in messages {
@@ -119,7 +124,11 @@ impl Materializer {
                     self.commit(tracker.get_or_insert_with(Tracker::new));
                 }
                 Message::Control(ControlMessage::MustRefetch) => self.must_refetch(),
-                Message::Control(ControlMessage::SnapshotEnd(_)) => {}
+                Message::Control(ControlMessage::SnapshotEnd(_)) => {
+                    if self.only_subset_rows_pending() {
+                        self.commit(tracker.get_or_insert_with(Tracker::new));
+                    }
+                }
             }
         }
         tracker.map(|t| t.finish(&self.committed))
@@ -178,6 +187,14 @@ impl Materializer {
     /// headers as [`super::compact`]: `relation` and the row's tag state only.
     pub fn snapshot(&self) -> Vec<ChangeMessage> {
         snapshot_of(&self.committed)
+    }
+
+    fn only_subset_rows_pending(&self) -> bool {
+        !self.refetching
+            && self
+                .pending
+                .iter()
+                .all(|m| matches!(m, Message::Change(c) if c.headers.snapshot_mark.is_some()))
     }
 
     fn commit(&mut self, t: &mut Tracker) {
@@ -453,12 +470,32 @@ mod tests {
         );
     }
 
+    fn subset_row(key: &str) -> Message {
+        let mut m = ins(key, &[("id", Some(key))]);
+        if let Message::Change(c) = &mut m {
+            c.headers.snapshot_mark = Some(7);
+        }
+        m
+    }
+
     #[test]
-    fn snapshot_end_is_not_a_commit_point() {
-        let mut m = Materializer::new();
-        let end = Message::Control(ControlMessage::SnapshotEnd(Default::default()));
-        assert_eq!(m.ingest(vec![ins("a", &[]), end]), None);
-        assert!(m.is_empty());
+    fn snapshot_end_commits_only_a_pure_subset_snapshot() {
+        let end = || Message::Control(ControlMessage::SnapshotEnd(Default::default()));
+        let mut m = Materializer::with_options(MaterializerOptions {
+            mode: Mode::ChangesOnly,
+        });
+        let cs = m.ingest(vec![subset_row("s1"), subset_row("s2"), end()]).unwrap();
+        assert_eq!(keys(&cs.inserted), ["s1", "s2"]);
+        assert_eq!(m.len(), 2);
+        // A live change pending (chunk boundary mid-transaction): the snapshot waits.
+        assert_eq!(m.ingest(vec![del("s1"), subset_row("s3"), end()]), None);
+        assert_eq!((m.len(), m.pending_len()), (2, 2));
+        let cs = m.ingest(vec![utd()]).unwrap();
+        assert_eq!((keys(&cs.inserted), keys(&cs.deleted)), (vec!["s3"], vec!["s1"]));
+        // Never during a refetch: the replacement needs the whole new log.
+        m.must_refetch();
+        assert_eq!(m.ingest(vec![subset_row("s9"), end()]), None);
+        assert_eq!(m.len(), 2);
     }
 
     #[test]
