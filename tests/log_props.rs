@@ -503,6 +503,16 @@ fn realistic_session_materializes_exactly() {
         ),
     ];
     let mut got = rows_of(&m);
+    // Map order: a delete's slot is taken by the last row (swap_remove), inserts append.
+    let order: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            r#""public"."issues"/"1""#,
+            r#""public"."issues"/"42""#,
+            r#""public"."issues"/"33""#
+        ]
+    );
     got.sort();
     assert_eq!(got, want);
 
