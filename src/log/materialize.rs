@@ -1,0 +1,560 @@
+//! The [`Materializer`]: a keyed row map fed with shape-log batches, committing only at
+//! `up-to-date` (ref §3.1) and hiding a `must-refetch` until the re-synced state is complete
+//! (ref §6.2).
+
+use super::changeset::{ChangeSet, Tracker};
+use super::compact::snapshot_of;
+use super::table::RowMap;
+use super::tags::TagState;
+use crate::protocol::{ChangeMessage, ControlMessage, Key, Message, Row};
+
+/// The shape's `log` mode (ref §1), which decides how updates of unknown keys are treated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// `log=full`: initial snapshot then changes. An update of an unknown key creates the row
+    /// from the update's value (what the TS `Shape` does: `{...undefined, ...value}`).
+    #[default]
+    Full,
+    /// `log=changes_only`: no snapshot. Updates of keys never seen as inserts are ignored (the
+    /// TS `Shape`'s rule); deletes of unknown keys are no-ops in both modes.
+    ChangesOnly,
+}
+
+/// How a [`Materializer`] applies messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct MaterializerOptions {
+    /// The shape's log mode.
+    pub mode: Mode,
+}
+
+/// Materializes a shape log into one row per key.
+///
+/// **Commit points.** [`Materializer::ingest`] buffers change and move messages; only an
+/// `up-to-date` applies the buffer, atomically, and returns the [`ChangeSet`]. Until then the
+/// readers ([`Materializer::rows`], [`Materializer::get`], ...) see the last committed state.
+///
+/// **Rules** (ref §3.1, §6.2):
+/// - insert: set the row; an insert of an existing key overwrites it in place (idempotent
+///   re-delivery, ref §0).
+/// - update: merge the value's columns into the row. With `replica=full` the value is the full
+///   new row, so this is a replacement; `old_value` is ignored. An update of an unknown key
+///   creates the row from its value in [`Mode::Full`] and is ignored in [`Mode::ChangesOnly`].
+/// - delete: remove the row; an unknown key is a no-op.
+/// - PK change (a `delete` with `key_change_to`, then an `insert` with `key_change_from`): the
+///   new row is the old row merged with the insert's value, so a partial value cannot lose
+///   columns. If the new key already has a row (the PK change is being re-delivered), the value
+///   is merged into that row instead.
+/// - move-out / move-in events (subquery shapes, ref §3.4): tags and `active_conditions` from
+///   the change headers are stored per row ([`Materializer::tag_state`]); a move-out sets the
+///   matching positions inactive and removes rows with no fully active disjunct (without
+///   `active_conditions`: drops matching tags, removes rows left with none); a move-in sets
+///   matching positions active.
+/// - `snapshot-end` (end of an injected subset snapshot, ref §3.2, §3.5) commits like an
+///   `up-to-date` when everything pending is subset rows (`headers.snapshot_mark` set) and no
+///   refetch is in progress: a snapshot is consistent on its own, and an on-demand caller should
+///   not wait for the next live `up-to-date` to see it. Otherwise it is ignored and the rows wait
+///   for the next `up-to-date`, so a half-received live transaction is never exposed.
+///
+/// **Must-refetch.** A `must-refetch` control message (or [`Materializer::must_refetch`])
+/// drops the pending buffer, but the last committed rows stay visible: the first `up-to-date`
+/// after it builds the new state from scratch and *replaces* the map, and its change set is the
+/// diff old → new with `reset: true`. Readers never see an empty flash (ref §6.2, §8 case 8).
+///
+/// ```
+/// use eddy::log::Materializer;
+/// use eddy::protocol::parse_body;
+/// let mut m = Materializer::new();
+/// let chunk = br#"[{"key":"k1","value":{"id":"1","n":"a"},"headers":{"operation":"insert"}}]"#;
+/// assert!(m.ingest(parse_body(chunk).unwrap()).is_none());
+/// assert!(m.is_empty(), "nothing is visible before up-to-date");
+/// let done = m.ingest(parse_body(br#"[{"headers":{"control":"up-to-date"}}]"#).unwrap()).unwrap();
+/// assert_eq!(done.inserted.len(), 1);
+/// assert_eq!(m.get(&"k1".into()).unwrap().get("n"), Some(Some("a")));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Materializer {
+    options: MaterializerOptions,
+    committed: RowMap,
+    pending: Vec<Message>,
+    refetching: bool,
+}
+
+impl Materializer {
+    /// An empty materializer for a `log=full` shape.
+    pub fn new() -> Self {
+        Materializer::default()
+    }
+
+    /// An empty materializer with the given options.
+    pub fn with_options(options: MaterializerOptions) -> Self {
+        Materializer {
+            options,
+            ..Materializer::default()
+        }
+    }
+
+    /// A materializer whose committed rows are `snapshot` (e.g. the output of
+    /// [`Materializer::snapshot`] or [`super::compact`] loaded from storage).
+    pub fn from_snapshot(options: MaterializerOptions, snapshot: Vec<ChangeMessage>) -> Self {
+        let mut m = Materializer::with_options(options);
+        let mut t = Tracker::disabled();
+        for c in snapshot {
+            m.committed.apply(c, options.mode, &mut t);
+        }
+        m
+    }
+
+    /// The options this materializer applies.
+    pub fn options(&self) -> &MaterializerOptions {
+        &self.options
+    }
+
+    /// Feed one batch (a long-poll body or an SSE run, in order). Change and move messages are
+    /// buffered; each `up-to-date` commits the buffer (so does a `snapshot-end` closing a
+    /// subset snapshot, see the type docs). Returns `None` when nothing was committed (nothing
+    /// became visible), otherwise the net change of the committed rows across the whole call
+    /// (several commits in one batch give one merged change set). Messages after the last
+    /// commit point stay pending.
+    pub fn ingest(&mut self, messages: Vec<Message>) -> Option<ChangeSet> {
+        let mut tracker: Option<Tracker> = None;
+        for m in messages {
+            match m {
+                Message::Change(_) | Message::Event(_) => self.pending.push(m),
+                Message::Control(ControlMessage::UpToDate { .. }) => {
+                    self.commit(tracker.get_or_insert_with(Tracker::new));
+                }
+                Message::Control(ControlMessage::MustRefetch) => self.must_refetch(),
+                Message::Control(ControlMessage::SnapshotEnd(_)) => {
+                    if self.only_subset_rows_pending() {
+                        self.commit(tracker.get_or_insert_with(Tracker::new));
+                    }
+                }
+            }
+        }
+        tracker.map(|t| t.finish(&self.committed))
+    }
+
+    /// The shape must be re-synced from scratch (a 409): drop the pending buffer and mark the
+    /// next commit as a full replacement. Committed rows stay visible until then.
+    pub fn must_refetch(&mut self) {
+        self.pending.clear();
+        self.refetching = true;
+    }
+
+    /// True between a must-refetch and the next `up-to-date`.
+    pub fn is_refetching(&self) -> bool {
+        self.refetching
+    }
+
+    /// The committed rows, in map order (first insertion; a deleted row's slot is taken by the
+    /// last row).
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = (&Key, &Row)> + '_ {
+        self.committed.iter().map(|(k, e)| (k, &e.row))
+    }
+
+    /// The committed row for `key`.
+    pub fn get(&self, key: &Key) -> Option<&Row> {
+        self.committed.row(key)
+    }
+
+    /// True if `key` has a committed row.
+    pub fn contains_key(&self, key: &Key) -> bool {
+        self.committed.get(key).is_some()
+    }
+
+    /// The subquery tag state of a committed row (`None` for ordinary shapes).
+    pub fn tag_state(&self, key: &Key) -> Option<&TagState> {
+        self.committed.get(key).and_then(|e| e.tags.as_deref())
+    }
+
+    /// Number of committed rows.
+    pub fn len(&self) -> usize {
+        self.committed.len()
+    }
+
+    /// True when there is no committed row.
+    pub fn is_empty(&self) -> bool {
+        self.committed.len() == 0
+    }
+
+    /// Number of buffered change and move messages waiting for an `up-to-date`.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The committed rows as compacted inserts (for persistence; restore with
+    /// [`Materializer::from_snapshot`] or by ingesting them followed by an `up-to-date`). Same
+    /// headers as [`super::compact`]: `relation` and the row's tag state only.
+    pub fn snapshot(&self) -> Vec<ChangeMessage> {
+        snapshot_of(&self.committed)
+    }
+
+    fn only_subset_rows_pending(&self) -> bool {
+        !self.refetching
+            && self
+                .pending
+                .iter()
+                .all(|m| matches!(m, Message::Change(c) if c.headers.snapshot_mark.is_some()))
+    }
+
+    fn commit(&mut self, t: &mut Tracker) {
+        let pending = std::mem::take(&mut self.pending);
+        let mode = self.options.mode;
+        if self.refetching {
+            self.refetching = false;
+            let mut fresh = RowMap::default();
+            let mut off = Tracker::disabled();
+            for m in pending {
+                apply_message(&mut fresh, m, mode, &mut off);
+            }
+            let old = std::mem::replace(&mut self.committed, fresh);
+            t.mark_reset();
+            for (k, e) in old.into_entries() {
+                t.touch_owned(k, Some(e.row));
+            }
+            for k in self.committed.keys() {
+                t.touch(k, None);
+            }
+        } else {
+            for m in pending {
+                apply_message(&mut self.committed, m, mode, t);
+            }
+        }
+    }
+}
+
+fn apply_message(map: &mut RowMap, m: Message, mode: Mode, t: &mut Tracker) {
+    match m {
+        Message::Change(c) => map.apply(c, mode, t),
+        Message::Event(e) => map.apply_event(&e, t),
+        Message::Control(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ChangeHeaders, EventMessage, MoveKind, MovePattern, Operation};
+
+    fn row(pairs: &[(&str, Option<&str>)]) -> Row {
+        Row::from_pairs(pairs.iter().copied())
+    }
+
+    fn change(op: Operation, key: &str, pairs: &[(&str, Option<&str>)]) -> Message {
+        Message::Change(ChangeMessage {
+            key: Key::from(key),
+            operation: op,
+            value: row(pairs),
+            old_value: None,
+            headers: ChangeHeaders::default(),
+        })
+    }
+
+    fn ins(key: &str, pairs: &[(&str, Option<&str>)]) -> Message {
+        change(Operation::Insert, key, pairs)
+    }
+    fn upd(key: &str, pairs: &[(&str, Option<&str>)]) -> Message {
+        change(Operation::Update, key, pairs)
+    }
+    fn del(key: &str) -> Message {
+        change(Operation::Delete, key, &[("id", Some(key))])
+    }
+    fn utd() -> Message {
+        Message::up_to_date(None)
+    }
+    fn keys(v: &[Key]) -> Vec<&str> {
+        v.iter().map(Key::as_str).collect()
+    }
+    fn k(s: &str) -> Key {
+        Key::from(s)
+    }
+
+    fn with_tags(mut m: Message, tags: &[&str], active: &[bool]) -> Message {
+        if let Message::Change(c) = &mut m {
+            c.headers.tags = tags.iter().map(|t| t.to_string()).collect();
+            c.headers.active_conditions = active.to_vec();
+        }
+        m
+    }
+
+    fn moved(kind: MoveKind, pos: u32, value: &str) -> Message {
+        Message::Event(EventMessage {
+            kind,
+            patterns: vec![MovePattern {
+                pos,
+                value: value.into(),
+            }],
+            txids: vec![],
+        })
+    }
+
+    #[test]
+    fn nothing_is_visible_before_up_to_date() {
+        let mut m = Materializer::new();
+        assert_eq!(m.ingest(vec![ins("a", &[("id", Some("a"))])]), None);
+        assert_eq!((m.len(), m.pending_len()), (0, 1));
+        let cs = m.ingest(vec![utd()]).unwrap();
+        assert_eq!(keys(&cs.inserted), ["a"]);
+        assert!(!cs.reset);
+        assert_eq!((m.len(), m.pending_len()), (1, 0));
+        // A bare up-to-date (live timeout) commits nothing but still reports Some(empty).
+        assert_eq!(m.ingest(vec![utd()]), Some(ChangeSet::default()));
+    }
+
+    #[test]
+    fn insert_overwrites_update_merges_delete_removes() {
+        let mut m = Materializer::new();
+        m.ingest(vec![
+            ins("a", &[("id", Some("a")), ("x", Some("1")), ("y", Some("2"))]),
+            ins("b", &[("id", Some("b"))]),
+            utd(),
+        ]);
+        let cs = m
+            .ingest(vec![
+                upd("a", &[("id", Some("a")), ("y", None)]),
+                ins("b", &[("id", Some("b")), ("z", Some("new"))]),
+                del("nope"),
+                utd(),
+            ])
+            .unwrap();
+        assert_eq!(keys(&cs.updated), ["a", "b"]);
+        assert!(cs.inserted.is_empty() && cs.deleted.is_empty());
+        assert_eq!(
+            m.get(&k("a")),
+            Some(&row(&[("id", Some("a")), ("x", Some("1")), ("y", None)]))
+        );
+        assert_eq!(
+            m.get(&k("b")),
+            Some(&row(&[("id", Some("b")), ("z", Some("new"))]))
+        );
+        let cs = m.ingest(vec![del("a"), utd()]).unwrap();
+        assert_eq!(keys(&cs.deleted), ["a"]);
+        assert_eq!(m.get(&k("a")), None);
+        assert!(m.contains_key(&k("b")));
+    }
+
+    #[test]
+    fn change_sets_are_net_per_commit() {
+        let mut m = Materializer::new();
+        m.ingest(vec![ins("a", &[("id", Some("a")), ("x", Some("1"))]), utd()]);
+        let cs = m
+            .ingest(vec![
+                ins("new", &[("id", Some("new"))]),
+                del("new"),
+                upd("a", &[("x", Some("2"))]),
+                upd("a", &[("x", Some("1"))]),
+                utd(),
+            ])
+            .unwrap();
+        assert!(cs.is_empty(), "{cs:?}");
+        // Delete then re-insert of an existing key with other content is an update.
+        let cs = m
+            .ingest(vec![del("a"), ins("a", &[("id", Some("a"))]), utd()])
+            .unwrap();
+        assert_eq!(keys(&cs.updated), ["a"]);
+        // Two up-to-dates in one batch merge into one change set; trailing messages pend.
+        let cs = m
+            .ingest(vec![
+                ins("b", &[]),
+                utd(),
+                del("b"),
+                ins("c", &[]),
+                utd(),
+                ins("d", &[]),
+            ])
+            .unwrap();
+        assert_eq!(keys(&cs.inserted), ["c"]);
+        assert_eq!(m.pending_len(), 1);
+    }
+
+    #[test]
+    fn update_of_unknown_key_depends_on_mode() {
+        let mut full = Materializer::new();
+        full.ingest(vec![upd("u", &[("id", Some("u")), ("x", Some("1"))]), utd()]);
+        assert_eq!(
+            full.get(&k("u")),
+            Some(&row(&[("id", Some("u")), ("x", Some("1"))]))
+        );
+        let mut co = Materializer::with_options(MaterializerOptions {
+            mode: Mode::ChangesOnly,
+        });
+        assert_eq!(co.options().mode, Mode::ChangesOnly);
+        let cs = co
+            .ingest(vec![upd("u", &[("id", Some("u"))]), del("v"), utd()])
+            .unwrap();
+        assert!(cs.is_empty() && co.is_empty());
+        co.ingest(vec![
+            ins("u", &[("id", Some("u"))]),
+            upd("u", &[("x", Some("2"))]),
+            utd(),
+        ]);
+        assert_eq!(
+            co.get(&k("u")),
+            Some(&row(&[("id", Some("u")), ("x", Some("2"))]))
+        );
+    }
+
+    #[test]
+    fn pk_change_carries_the_old_row() {
+        let mut m = Materializer::new();
+        m.ingest(vec![
+            ins("old", &[("id", Some("1")), ("t", Some("keep")), ("n", Some("5"))]),
+            utd(),
+        ]);
+        let Message::Change(mut d) = del("old") else {
+            unreachable!()
+        };
+        d.headers.key_change_to = Some(k("new"));
+        let Message::Change(mut i) = ins("new", &[("id", Some("2")), ("n", Some("6"))]) else {
+            unreachable!()
+        };
+        i.headers.key_change_from = Some(k("old"));
+        let tx = vec![Message::Change(d), Message::Change(i), utd()];
+        let cs = m.ingest(tx.clone()).unwrap();
+        assert_eq!(
+            (keys(&cs.inserted), keys(&cs.deleted)),
+            (vec!["new"], vec!["old"])
+        );
+        let want = row(&[("id", Some("2")), ("t", Some("keep")), ("n", Some("6"))]);
+        assert_eq!(m.get(&k("new")), Some(&want));
+        assert_eq!(m.len(), 1);
+        // Re-delivery of the PK change changes nothing.
+        assert_eq!(m.ingest(tx), Some(ChangeSet::default()));
+        assert_eq!(m.get(&k("new")), Some(&want));
+    }
+
+    #[test]
+    fn must_refetch_keeps_old_rows_until_the_new_up_to_date_replaces_them() {
+        let mut m = Materializer::new();
+        m.ingest(vec![
+            ins("a", &[("id", Some("a"))]),
+            ins("b", &[("id", Some("b")), ("v", Some("1"))]),
+            ins("c", &[("id", Some("c"))]),
+            utd(),
+        ]);
+        // Pending changes before the 409 are dropped.
+        m.ingest(vec![del("a")]);
+        assert_eq!(
+            m.ingest(vec![Message::Control(ControlMessage::MustRefetch)]),
+            None
+        );
+        assert!(m.is_refetching());
+        assert_eq!((m.len(), m.pending_len()), (3, 0));
+        // New handle's first chunk: still the old rows.
+        assert_eq!(
+            m.ingest(vec![ins("b", &[("id", Some("b")), ("v", Some("2"))])]),
+            None
+        );
+        assert_eq!(m.len(), 3);
+        let cs = m
+            .ingest(vec![
+                ins("c", &[("id", Some("c"))]),
+                ins("d", &[("id", Some("d"))]),
+                utd(),
+            ])
+            .unwrap();
+        assert!(cs.reset && !m.is_refetching());
+        assert_eq!(keys(&cs.inserted), ["d"]);
+        assert_eq!(keys(&cs.updated), ["b"]);
+        assert_eq!(keys(&cs.deleted), ["a"]);
+        let now: Vec<&str> = m.rows().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(now, ["b", "c", "d"]);
+        // The replacement applies the rules from scratch: an update of a key absent from the
+        // new log creates it (full mode) rather than merging into the stale row.
+        m.must_refetch();
+        let cs = m.ingest(vec![upd("b", &[("id", Some("b"))]), utd()]).unwrap();
+        assert_eq!(m.get(&k("b")), Some(&row(&[("id", Some("b"))])));
+        assert_eq!(
+            (keys(&cs.updated), keys(&cs.deleted)),
+            (vec!["b"], vec!["c", "d"])
+        );
+    }
+
+    fn subset_row(key: &str) -> Message {
+        let mut m = ins(key, &[("id", Some(key))]);
+        if let Message::Change(c) = &mut m {
+            c.headers.snapshot_mark = Some(7);
+        }
+        m
+    }
+
+    #[test]
+    fn snapshot_end_commits_only_a_pure_subset_snapshot() {
+        let end = || Message::Control(ControlMessage::SnapshotEnd(Default::default()));
+        let mut m = Materializer::with_options(MaterializerOptions {
+            mode: Mode::ChangesOnly,
+        });
+        let cs = m.ingest(vec![subset_row("s1"), subset_row("s2"), end()]).unwrap();
+        assert_eq!(keys(&cs.inserted), ["s1", "s2"]);
+        assert_eq!(m.len(), 2);
+        // A live change pending (chunk boundary mid-transaction): the snapshot waits.
+        assert_eq!(m.ingest(vec![del("s1"), subset_row("s3"), end()]), None);
+        assert_eq!((m.len(), m.pending_len()), (2, 2));
+        let cs = m.ingest(vec![utd()]).unwrap();
+        assert_eq!((keys(&cs.inserted), keys(&cs.deleted)), (vec!["s3"], vec!["s1"]));
+        // Never during a refetch: the replacement needs the whole new log.
+        m.must_refetch();
+        assert_eq!(m.ingest(vec![subset_row("s9"), end()]), None);
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn move_out_with_active_conditions_removes_rows_without_an_active_disjunct() {
+        let mut m = Materializer::new();
+        m.ingest(vec![
+            with_tags(ins("a", &[("id", Some("a"))]), &["h1/", "/h2"], &[true, true]),
+            with_tags(ins("b", &[("id", Some("b"))]), &["h1/"], &[true, false]),
+            ins("plain", &[("id", Some("p"))]),
+            utd(),
+        ]);
+        let cs = m.ingest(vec![moved(MoveKind::MoveOut, 0, "h1"), utd()]).unwrap();
+        assert_eq!(keys(&cs.deleted), ["b"]);
+        assert!(cs.updated.is_empty(), "tag-state changes are not row updates");
+        assert_eq!(m.tag_state(&k("a")).unwrap().active_conditions, vec![false, true]);
+        assert_eq!(m.tag_state(&k("plain")), None);
+        m.ingest(vec![moved(MoveKind::MoveIn, 0, "h1"), utd()]);
+        assert_eq!(m.tag_state(&k("a")).unwrap().active_conditions, vec![true, true]);
+        let cs = m.ingest(vec![moved(MoveKind::MoveOut, 1, "h2"), utd()]).unwrap();
+        assert!(cs.is_empty(), "still visible through position 0");
+        m.ingest(vec![moved(MoveKind::MoveOut, 0, "h1"), utd()]);
+        assert_eq!(m.len(), 1);
+        assert!(m.contains_key(&k("plain")));
+    }
+
+    #[test]
+    fn move_out_without_active_conditions_drops_tags() {
+        let mut m = Materializer::new();
+        m.ingest(vec![with_tags(ins("a", &[]), &["x", "y"], &[]), utd()]);
+        m.ingest(vec![moved(MoveKind::MoveOut, 0, "x"), utd()]);
+        assert_eq!(m.tag_state(&k("a")).unwrap().tags, vec!["y"]);
+        // A move-out is buffered like a change: invisible until up-to-date.
+        assert_eq!(m.ingest(vec![moved(MoveKind::MoveOut, 0, "y")]), None);
+        assert_eq!(m.len(), 1);
+        let cs = m.ingest(vec![utd()]).unwrap();
+        assert_eq!(keys(&cs.deleted), ["a"]);
+    }
+
+    #[test]
+    fn snapshot_restores_rows_order_and_tags() {
+        let mut m = Materializer::new();
+        m.ingest(vec![
+            ins("a", &[("id", Some("a"))]),
+            with_tags(ins("b", &[("id", Some("b"))]), &["t/1"], &[true, true]),
+            ins("c", &[("id", Some("c")), ("n", None)]),
+            del("a"),
+            utd(),
+        ]);
+        let snap = m.snapshot();
+        assert!(snap.iter().all(|c| c.operation == Operation::Insert));
+        let r = Materializer::from_snapshot(MaterializerOptions::default(), snap.clone());
+        let a: Vec<_> = m.rows().collect();
+        let b: Vec<_> = r.rows().collect();
+        assert_eq!(a, b);
+        assert_eq!(r.tag_state(&k("b")), m.tag_state(&k("b")));
+        let mut via_ingest = Materializer::new();
+        let mut msgs: Vec<Message> = snap.into_iter().map(Message::Change).collect();
+        msgs.push(utd());
+        via_ingest.ingest(msgs);
+        assert_eq!(via_ingest.rows().collect::<Vec<_>>(), a);
+    }
+}
