@@ -4,6 +4,7 @@
 //! for everything here: no protocol logic (it lives in the core), one boundary crossing per
 //! batch rather than per row, and errors leave as JS `Error` objects with a stable `code`.
 
+pub mod convert;
 pub mod error;
 mod shape_log;
 
