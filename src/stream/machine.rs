@@ -1,0 +1,511 @@
+//! The [`ShapeStream`] struct: its state, the input dispatcher, and the lifecycle inputs
+//! (start, timers, visibility, connectivity, refresh, abort, retry after an error). What happens
+//! with responses is in `respond.rs`.
+
+use std::sync::Arc;
+
+use super::backoff::{Backoff, BackoffOptions};
+use super::config::{ConfigError, StreamConfig};
+use super::error::StreamError;
+use super::fast_loop::{FastLoopGuard, Verdict};
+use super::rng::{cache_buster, jitter, RandomSource};
+use super::sse::SseState;
+use super::{Effect, Input, RequestId, Status, TimerId};
+use crate::protocol::offset::Offset;
+use crate::protocol::request::{RequestParams, ShapeDefinition};
+use crate::protocol::response::RequestKind;
+use crate::protocol::schema::Schema;
+
+/// Consecutive malformed bodies at one offset before the stream fails.
+pub const MAX_MALFORMED_BODIES: u32 = 5;
+/// Consecutive `RetryAfterError`s without a success before the stream refuses to go on.
+pub const MAX_ERROR_RETRIES: u32 = 50;
+
+/// The states of the diagram in the module docs, as seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateKind {
+    /// Built, not started.
+    Initial,
+    /// A non-live request is in flight (initial sync or catch-up).
+    Syncing,
+    /// A live long-poll request is in flight.
+    Live,
+    /// A live SSE request is in flight (open or opening).
+    LiveSse,
+    /// Waiting on a timer before the next request (retry backoff, fast-loop or SSE pause).
+    Backoff,
+    /// Hidden or offline: nothing in flight.
+    Paused,
+    /// Stopped by an error; waiting for `RetryAfterError` or `Abort`.
+    Error,
+    /// Finished for good.
+    Done,
+}
+
+impl StateKind {
+    /// Every state, for exhaustive tests.
+    pub const ALL: [StateKind; 8] = [
+        StateKind::Initial,
+        StateKind::Syncing,
+        StateKind::Live,
+        StateKind::LiveSse,
+        StateKind::Backoff,
+        StateKind::Paused,
+        StateKind::Error,
+        StateKind::Done,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Initial,
+    Running,
+    Paused,
+    Error,
+    Done,
+}
+
+/// Which kind of request the next one is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Syncing,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct InFlight {
+    pub id: RequestId,
+    pub live: bool,
+    pub sse: bool,
+    pub started_ms: u64,
+    /// SSE only: the headers arrived and events may follow.
+    pub opened: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pending {
+    Idle,
+    Request(InFlight),
+    Waiting(TimerId),
+}
+
+/// One shape subscription's protocol state. See the module docs for the contract.
+pub struct ShapeStream {
+    pub(super) shape: ShapeDefinition,
+    pub(super) live_enabled: bool,
+    pub(super) prefer_sse: bool,
+    pub(super) live_timeout_ms: Option<u64>,
+    pub(super) rng: Box<dyn RandomSource>,
+    pub(super) phase: Phase,
+    pub(super) mode: Mode,
+    pub(super) pending: Pending,
+    pub(super) watchdog: Option<TimerId>,
+    pub(super) offset: Offset,
+    pub(super) handle: Option<String>,
+    pub(super) cursor: Option<String>,
+    pub(super) schema: Option<Arc<Schema>>,
+    pub(super) cache_buster: Option<String>,
+    pub(super) expired_handle: Option<String>,
+    pub(super) up_to_date: bool,
+    pub(super) connected: bool,
+    pub(super) visible: bool,
+    pub(super) online: bool,
+    pub(super) backoff: Backoff,
+    pub(super) error_backoff: Backoff,
+    pub(super) malformed: u32,
+    pub(super) fast_loop: FastLoopGuard,
+    pub(super) sse: SseState,
+    pub(super) last_error: Option<StreamError>,
+    next_id: u64,
+    reported: Status,
+    pub(super) out: Vec<Effect>,
+}
+
+impl std::fmt::Debug for ShapeStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShapeStream")
+            .field("state", &self.state_kind())
+            .field("offset", &self.offset)
+            .field("handle", &self.handle)
+            .field("cursor", &self.cursor)
+            .field("up_to_date", &self.up_to_date)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShapeStream {
+    /// Build a stream; nothing happens until [`Input::Start`].
+    pub fn new(config: StreamConfig, rng: Box<dyn RandomSource>) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let error_timings = BackoffOptions {
+            max_retries: Some(MAX_ERROR_RETRIES),
+            ..config.backoff
+        };
+        Ok(ShapeStream {
+            shape: config.shape,
+            live_enabled: config.live,
+            prefer_sse: config.prefer_sse,
+            live_timeout_ms: config.live_request_timeout_ms,
+            rng,
+            phase: Phase::Initial,
+            mode: Mode::Syncing,
+            pending: Pending::Idle,
+            watchdog: None,
+            offset: config.offset,
+            handle: config.handle,
+            cursor: None,
+            schema: None,
+            cache_buster: None,
+            expired_handle: None,
+            up_to_date: false,
+            connected: false,
+            visible: true,
+            online: true,
+            backoff: Backoff::new(config.backoff),
+            error_backoff: Backoff::new(error_timings),
+            malformed: 0,
+            fast_loop: FastLoopGuard::default(),
+            sse: SseState::default(),
+            last_error: None,
+            next_id: 1,
+            reported: Status::Connecting,
+            out: Vec::new(),
+        })
+    }
+
+    /// Feed one input at time `now_ms` (any monotonic millisecond clock); returns the effects
+    /// to carry out, in order. After `Abort` (or a finished `live = false` stream) it always
+    /// returns nothing.
+    pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Effect> {
+        if self.phase == Phase::Done {
+            return Vec::new();
+        }
+        match input {
+            Input::Start => self.on_start(now_ms),
+            Input::ResponseReceived {
+                request_id,
+                class,
+                body,
+            } => self.on_response(now_ms, request_id, class, body),
+            Input::SseEvent { request_id, message } => self.on_sse_event(now_ms, request_id, message),
+            Input::SseClosed { request_id, clean } => self.on_sse_closed(now_ms, request_id, clean),
+            Input::NetworkError { request_id } => self.on_network_error(now_ms, request_id),
+            Input::TimerFired { timer_id } => self.on_timer(now_ms, timer_id),
+            Input::VisibilityChanged { visible } => {
+                self.visible = visible;
+                self.update_pause(now_ms);
+            }
+            Input::Online => {
+                self.online = true;
+                self.update_pause(now_ms);
+            }
+            Input::Offline => {
+                self.online = false;
+                self.update_pause(now_ms);
+            }
+            Input::ForceRefresh => self.on_force_refresh(now_ms),
+            Input::Abort => self.stop(),
+            Input::RetryAfterError => self.on_retry_after_error(),
+        }
+        let status = self.status();
+        if status != self.reported {
+            self.reported = status;
+            self.out.push(Effect::StatusChanged(status));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Accessors
+
+    /// The current state (for tests, devtools and the JS getters).
+    pub fn state_kind(&self) -> StateKind {
+        match (self.phase, self.pending) {
+            (Phase::Initial, _) => StateKind::Initial,
+            (Phase::Paused, _) => StateKind::Paused,
+            (Phase::Error, _) => StateKind::Error,
+            (Phase::Done, _) => StateKind::Done,
+            (Phase::Running, Pending::Waiting(_)) => StateKind::Backoff,
+            (Phase::Running, Pending::Request(r)) if r.sse => StateKind::LiveSse,
+            (Phase::Running, Pending::Request(r)) if r.live => StateKind::Live,
+            (Phase::Running, _) => StateKind::Syncing,
+        }
+    }
+
+    /// The status the JS API shows.
+    pub fn status(&self) -> Status {
+        match self.phase {
+            Phase::Initial => Status::Connecting,
+            Phase::Done => Status::Closed,
+            Phase::Error => Status::Error,
+            Phase::Paused if !self.online => Status::Offline,
+            Phase::Paused => Status::Paused,
+            Phase::Running if !self.connected => Status::Connecting,
+            Phase::Running if self.mode == Mode::Live => Status::Live,
+            Phase::Running => Status::Syncing,
+        }
+    }
+
+    /// The shape being synced.
+    pub fn shape(&self) -> &ShapeDefinition {
+        &self.shape
+    }
+
+    /// The offset the next request starts from (committed: all data before it was delivered).
+    pub fn offset(&self) -> Offset {
+        self.offset
+    }
+
+    /// The current shape handle.
+    pub fn shape_handle(&self) -> Option<&str> {
+        self.handle.as_deref()
+    }
+
+    /// The last `electric-cursor`.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+
+    /// The schema of the current handle (first one seen).
+    pub fn schema(&self) -> Option<&Arc<Schema>> {
+        self.schema.as_ref()
+    }
+
+    /// An up-to-date was reached since the start or the last must-refetch.
+    pub fn is_up_to_date(&self) -> bool {
+        self.up_to_date
+    }
+
+    /// The error that stopped the stream, while in the error state.
+    pub fn last_error(&self) -> Option<&StreamError> {
+        self.last_error.as_ref()
+    }
+
+    /// The last handle invalidated by a 409 (sent as `expired_handle`).
+    pub fn expired_handle(&self) -> Option<&str> {
+        self.expired_handle.as_deref()
+    }
+
+    /// The cache buster the next request carries, if any.
+    pub fn cache_buster(&self) -> Option<&str> {
+        self.cache_buster.as_deref()
+    }
+
+    /// Fast-loop detections since the last up-to-date.
+    pub fn fast_loop_detections(&self) -> u32 {
+        self.fast_loop.detections()
+    }
+
+    /// SSE messages received and held back until the next up-to-date.
+    pub fn sse_buffered(&self) -> usize {
+        self.sse.buffered()
+    }
+
+    /// True once live updates use long-polling because SSE connections kept closing early.
+    pub fn sse_fell_back(&self) -> bool {
+        self.sse.fell_back()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Lifecycle inputs
+
+    fn on_start(&mut self, now_ms: u64) {
+        if self.phase != Phase::Initial {
+            return;
+        }
+        self.phase = Phase::Running;
+        self.mode = Mode::Syncing;
+        if self.should_pause() {
+            self.phase = Phase::Paused;
+        } else {
+            self.issue(now_ms);
+        }
+    }
+
+    fn on_timer(&mut self, now_ms: u64, timer_id: TimerId) {
+        if self.watchdog == Some(timer_id) {
+            self.watchdog = None;
+            if let Pending::Request(r) = self.pending {
+                // A hung live request: drop it and ask again (no backoff: nothing failed).
+                self.out.push(Effect::CancelRequest { request_id: r.id });
+                self.pending = Pending::Idle;
+                self.issue(now_ms);
+            }
+        } else if self.pending == Pending::Waiting(timer_id) {
+            self.pending = Pending::Idle;
+            self.issue(now_ms);
+        }
+    }
+
+    fn should_pause(&self) -> bool {
+        !self.visible || !self.online
+    }
+
+    fn update_pause(&mut self, now_ms: u64) {
+        match self.phase {
+            Phase::Running if self.should_pause() => {
+                self.cancel_all();
+                self.phase = Phase::Paused;
+            }
+            Phase::Paused if !self.should_pause() => {
+                self.phase = Phase::Running;
+                self.mode = Mode::Syncing;
+                self.issue(now_ms);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_force_refresh(&mut self, now_ms: u64) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        match self.pending {
+            Pending::Request(r) if !r.live => {}
+            _ => {
+                self.cancel_all();
+                self.mode = Mode::Syncing;
+                self.issue(now_ms);
+            }
+        }
+    }
+
+    fn on_retry_after_error(&mut self) {
+        if self.phase != Phase::Error {
+            return;
+        }
+        let Some(wait) = self.error_backoff.next_wait(None, self.rng.as_mut()) else {
+            let err = StreamError::ErrorRetriesExhausted {
+                retries: self.error_backoff.retries(),
+            };
+            self.last_error = Some(err.clone());
+            self.out.push(Effect::Failed(err));
+            return;
+        };
+        self.last_error = None;
+        self.phase = Phase::Running;
+        if self.should_pause() {
+            self.phase = Phase::Paused;
+        } else {
+            self.wait(wait);
+        }
+    }
+
+    /// Abort, or the natural end of a `live = false` stream.
+    pub(super) fn stop(&mut self) {
+        self.cancel_all();
+        self.phase = Phase::Done;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Helpers shared with respond.rs
+
+    /// Issue the next request of the current mode (after the fast-loop check for non-live).
+    pub(super) fn issue(&mut self, now_ms: u64) {
+        let live = self.mode == Mode::Live;
+        if !live {
+            match self.fast_loop.record(now_ms, self.offset) {
+                Verdict::Proceed => {}
+                Verdict::Reset => {
+                    self.reset_position(None);
+                    self.fast_loop.record(now_ms, self.offset);
+                }
+                Verdict::Pause(ceiling) => {
+                    let wait = jitter(self.rng.as_mut(), ceiling);
+                    self.wait(wait);
+                    return;
+                }
+                Verdict::Fail => {
+                    let offset = self.offset.to_string();
+                    self.fail(StreamError::FastLoop { offset });
+                    return;
+                }
+            }
+        }
+        let sse = live && self.prefer_sse && !self.sse.fell_back();
+        let request_id = RequestId(self.fresh_id());
+        let timeout_ms = if live && !sse { self.live_timeout_ms } else { None };
+        let params = RequestParams {
+            offset: self.offset,
+            handle: self.handle.clone(),
+            live,
+            sse,
+            cursor: if live { self.cursor.clone() } else { None },
+            cache_buster: self.cache_buster.clone(),
+            expired_handle: self.expired_handle.clone(),
+        };
+        self.pending = Pending::Request(InFlight {
+            id: request_id,
+            live,
+            sse,
+            started_ms: now_ms,
+            opened: false,
+        });
+        self.out.push(Effect::IssueRequest {
+            request_id,
+            params,
+            kind: RequestKind { live, sse },
+            timeout_ms,
+        });
+        if let Some(delay_ms) = timeout_ms {
+            let timer_id = TimerId(self.fresh_id());
+            self.watchdog = Some(timer_id);
+            self.out.push(Effect::StartTimer { timer_id, delay_ms });
+        }
+    }
+
+    /// Sleep `delay_ms`, then issue the current mode's request.
+    pub(super) fn wait(&mut self, delay_ms: u64) {
+        let timer_id = TimerId(self.fresh_id());
+        self.pending = Pending::Waiting(timer_id);
+        self.out.push(Effect::StartTimer { timer_id, delay_ms });
+    }
+
+    /// Forget the shape position (409, fast-loop reset): back to `-1` with a cache buster,
+    /// remembering the old handle as expired. Emits `MustRefetch`.
+    pub(super) fn reset_position(&mut self, new_handle: Option<String>) {
+        if let Some(old) = self.handle.take() {
+            self.expired_handle = Some(old);
+        }
+        self.handle = new_handle.clone();
+        self.offset = Offset::BeforeAll;
+        self.schema = None;
+        self.cursor = None;
+        self.cache_buster = Some(cache_buster(self.rng.as_mut()));
+        self.up_to_date = false;
+        self.mode = Mode::Syncing;
+        self.sse.discard();
+        self.out.push(Effect::MustRefetch { handle: new_handle });
+    }
+
+    /// Stop with an error.
+    pub(super) fn fail(&mut self, err: StreamError) {
+        self.cancel_all();
+        self.phase = Phase::Error;
+        self.last_error = Some(err.clone());
+        self.out.push(Effect::Failed(err));
+    }
+
+    /// Cancel whatever is in flight or pending, and the watchdog; drop a partial SSE batch.
+    pub(super) fn cancel_all(&mut self) {
+        match std::mem::replace(&mut self.pending, Pending::Idle) {
+            Pending::Request(r) => self.out.push(Effect::CancelRequest { request_id: r.id }),
+            Pending::Waiting(timer_id) => self.out.push(Effect::CancelTimer { timer_id }),
+            Pending::Idle => {}
+        }
+        self.cancel_watchdog();
+        self.sse.discard();
+    }
+
+    pub(super) fn cancel_watchdog(&mut self) {
+        if let Some(timer_id) = self.watchdog.take() {
+            self.out.push(Effect::CancelTimer { timer_id });
+        }
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+}
