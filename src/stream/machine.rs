@@ -482,6 +482,7 @@ impl ShapeStream {
     pub(super) fn fail(&mut self, err: StreamError) {
         self.cancel_all();
         self.phase = Phase::Error;
+        self.connected = false;
         self.last_error = Some(err.clone());
         self.out.push(Effect::Failed(err));
     }
