@@ -127,19 +127,18 @@ fn expected(state: StateKind, ev: Ev) -> Expected {
         (
             S::Initial,
             OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed | NetworkError
-            | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired | Hide | Show
-            | Offline | Online | ForceRefresh | RetryAfterError,
+            | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired | Hide | Show | Offline
+            | Online | ForceRefresh | RetryAfterError,
         ) => (S::Initial, NONE),
 
         // Syncing: a non-live request is in flight.
         (S::Syncing, OkChunk) => (S::Syncing, &[Deliver, Req]),
-        (S::Syncing, OkUpToDate | NoContent) => {
-            (S::Live, &[Deliver, UpToDate, ReqLive, Timer, Fx::St(Status::Live)])
-        }
+        (S::Syncing, OkUpToDate | NoContent) => (
+            S::Live,
+            &[Deliver, UpToDate, ReqLive, Timer, Fx::St(Status::Live)],
+        ),
         (S::Syncing, MustRefetch) => (S::Syncing, &[Fx::MustRefetch, Req]),
-        (S::Syncing, Retry | Malformed | NetworkError) => {
-            (S::Backoff, &[Timer, Fx::St(Status::Connecting)])
-        }
+        (S::Syncing, Retry | Malformed | NetworkError) => (S::Backoff, &[Timer, Fx::St(Status::Connecting)]),
         (S::Syncing, Fatal) => (S::Error, &[Failed, Fx::St(Status::Error)]),
         (S::Syncing, Hide) => (S::Paused, &[CancelReq, Fx::St(Status::Paused)]),
         (S::Syncing, Offline) => (S::Paused, &[CancelReq, Fx::St(Status::Offline)]),
@@ -164,7 +163,10 @@ fn expected(state: StateKind, ev: Ev) -> Expected {
         (S::Live, TimerFired) => (S::Live, &[CancelReq, ReqLive, Timer]),
         (S::Live, Hide) => (S::Paused, &[CancelReq, CancelTimer, Fx::St(Status::Paused)]),
         (S::Live, Offline) => (S::Paused, &[CancelReq, CancelTimer, Fx::St(Status::Offline)]),
-        (S::Live, ForceRefresh) => (S::Syncing, &[CancelReq, CancelTimer, Req, Fx::St(Status::Syncing)]),
+        (S::Live, ForceRefresh) => (
+            S::Syncing,
+            &[CancelReq, CancelTimer, Req, Fx::St(Status::Syncing)],
+        ),
         (S::Live, Abort) => (S::Done, &[CancelReq, CancelTimer, Fx::St(Status::Closed)]),
         (
             S::Live,
@@ -194,9 +196,8 @@ fn expected(state: StateKind, ev: Ev) -> Expected {
         (S::Backoff, Abort) => (S::Done, &[CancelTimer, Fx::St(Status::Closed)]),
         (
             S::Backoff,
-            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed
-            | NetworkError | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | Show | Online
-            | RetryAfterError,
+            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed | NetworkError
+            | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | Show | Online | RetryAfterError,
         ) => (S::Backoff, NONE),
 
         // Paused (hidden): nothing in flight; showing the page catches up non-live.
@@ -205,9 +206,9 @@ fn expected(state: StateKind, ev: Ev) -> Expected {
         (S::Paused, Abort) => (S::Done, &[Fx::St(Status::Closed)]),
         (
             S::Paused,
-            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed
-            | NetworkError | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired
-            | Hide | Online | ForceRefresh | RetryAfterError,
+            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed | NetworkError
+            | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired | Hide | Online
+            | ForceRefresh | RetryAfterError,
         ) => (S::Paused, NONE),
 
         // Error: waits for onError's verdict.
@@ -215,17 +216,17 @@ fn expected(state: StateKind, ev: Ev) -> Expected {
         (S::Error, Abort) => (S::Done, &[Fx::St(Status::Closed)]),
         (
             S::Error,
-            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed
-            | NetworkError | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired
-            | Hide | Show | Offline | Online | ForceRefresh,
+            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed | NetworkError
+            | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired | Hide | Show | Offline
+            | Online | ForceRefresh,
         ) => (S::Error, NONE),
 
         // Done: terminal, silent.
         (
             S::Done,
-            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed
-            | NetworkError | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired
-            | Hide | Show | Offline | Online | ForceRefresh | Abort | RetryAfterError,
+            Start | OkChunk | OkUpToDate | NoContent | MustRefetch | Retry | Fatal | Malformed | NetworkError
+            | SseChange | SseUpToDate | SseClosedShort | SseClosedLong | TimerFired | Hide | Show | Offline
+            | Online | ForceRefresh | Abort | RetryAfterError,
         ) => (S::Done, NONE),
     }
 }
@@ -247,7 +248,14 @@ fn drive_into(state: StateKind) -> Driver {
         StateKind::Live => d.sync_to_live(),
         StateKind::LiveSse => {
             d.sync_to_live();
-            d.ok(live_meta(Offset::Log(eddy::protocol::offset::LogOffset::tx_end(0)), "c1", false), vec![]);
+            d.ok(
+                live_meta(
+                    Offset::Log(eddy::protocol::offset::LogOffset::tx_end(0)),
+                    "c1",
+                    false,
+                ),
+                vec![],
+            );
         }
         StateKind::Backoff => {
             first_chunk(&mut d);
@@ -271,7 +279,12 @@ fn drive_into(state: StateKind) -> Driver {
 }
 
 fn fire(d: &mut Driver, ev: Ev) -> Vec<Effect> {
-    let rid = d.req.as_ref().map(|r| r.0).or(d.last_req).unwrap_or(RequestId(9999));
+    let rid = d
+        .req
+        .as_ref()
+        .map(|r| r.0)
+        .or(d.last_req)
+        .unwrap_or(RequestId(9999));
     let respond = |d: &mut Driver, class, body| {
         d.req = None;
         d.fire(Input::ResponseReceived {
@@ -283,7 +296,11 @@ fn fire(d: &mut Driver, ev: Ev) -> Vec<Effect> {
     let next = meta(HANDLE, at(100, 0), false);
     match ev {
         Ev::Start => d.fire(Input::Start),
-        Ev::OkChunk => respond(d, Ok(ResponseClass::Ok(next)), Some(Ok(vec![change("b", Some(100), Some(0))]))),
+        Ev::OkChunk => respond(
+            d,
+            Ok(ResponseClass::Ok(next)),
+            Some(Ok(vec![change("b", Some(100), Some(0))])),
+        ),
         Ev::OkUpToDate => {
             let m = meta(HANDLE, at(100, 1), true);
             let body = vec![change("b", Some(100), Some(1)), utd(Some(100))];
@@ -322,7 +339,12 @@ fn fire(d: &mut Driver, ev: Ev) -> Vec<Effect> {
             })
         }
         Ev::TimerFired => {
-            let timer_id = d.timers.last().map(|t| t.0).or(d.last_timer).unwrap_or(TimerId(9999));
+            let timer_id = d
+                .timers
+                .last()
+                .map(|t| t.0)
+                .or(d.last_timer)
+                .unwrap_or(TimerId(9999));
             d.fire(Input::TimerFired { timer_id })
         }
         Ev::Hide => d.fire(Input::VisibilityChanged { visible: false }),
@@ -352,7 +374,12 @@ fn every_cell_of_the_transition_table_holds() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} cells differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cells differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -159,13 +159,19 @@ mod tests {
     fn bad_options_are_rejected() {
         let mut c = cfg();
         c.backoff.multiplier = 0.5;
-        assert_eq!(c.validate().map_err(|e| e.code()), Err("EDDY_STREAM_INVALID_BACKOFF"));
+        assert_eq!(
+            c.validate().map_err(|e| e.code()),
+            Err("EDDY_STREAM_INVALID_BACKOFF")
+        );
         let mut c = cfg();
         c.backoff.initial_delay_ms = 40_000;
         assert!(c.validate().is_err());
         let mut c = cfg();
         c.live_request_timeout_ms = Some(0);
         assert_eq!(c.validate(), Err(ConfigError::InvalidLiveTimeout));
-        assert_eq!(cfg().resume("", Offset::BeforeAll).validate(), Err(ConfigError::EmptyHandle));
+        assert_eq!(
+            cfg().resume("", Offset::BeforeAll).validate(),
+            Err(ConfigError::EmptyHandle)
+        );
     }
 }

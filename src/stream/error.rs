@@ -101,6 +101,8 @@ mod tests {
             },
         };
         assert_eq!(mb.code(), "EDDY_STREAM_MALFORMED_BODY");
-        assert!(mb.to_string().starts_with("5 consecutive malformed responses at offset 1_2"));
+        assert!(mb
+            .to_string()
+            .starts_with("5 consecutive malformed responses at offset 1_2"));
     }
 }

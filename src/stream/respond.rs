@@ -191,7 +191,12 @@ impl ShapeStream {
         self.pending = Pending::Request(InFlight { opened: true, ..req });
     }
 
-    pub(super) fn on_sse_event(&mut self, now_ms: u64, id: RequestId, message: Result<Message, MessageError>) {
+    pub(super) fn on_sse_event(
+        &mut self,
+        now_ms: u64,
+        id: RequestId,
+        message: Result<Message, MessageError>,
+    ) {
         let Some(req) = self.current(id) else { return };
         if !(req.sse && req.opened) {
             return;

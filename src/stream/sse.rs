@@ -148,15 +148,28 @@ mod tests {
     fn offset_takes_the_maximum() {
         let cur = at(10, 4);
         // Global LSN beyond the changes.
-        assert_eq!(batch_offset(cur, &[change(Some(20), Some(3)), Message::up_to_date(Some(30))]), at(30, 0));
+        assert_eq!(
+            batch_offset(cur, &[change(Some(20), Some(3)), Message::up_to_date(Some(30))]),
+            at(30, 0)
+        );
         // Multi-op last transaction: keep <lsn>_<op> rather than <lsn>_0.
-        let b = [change(Some(20), Some(0)), change(Some(20), Some(4)), Message::up_to_date(Some(20))];
+        let b = [
+            change(Some(20), Some(0)),
+            change(Some(20), Some(4)),
+            Message::up_to_date(Some(20)),
+        ];
         assert_eq!(batch_offset(cur, &b), at(20, 4));
         // Nothing usable: unchanged; never backwards.
-        assert_eq!(batch_offset(cur, &[change(None, None), Message::up_to_date(None)]), cur);
+        assert_eq!(
+            batch_offset(cur, &[change(None, None), Message::up_to_date(None)]),
+            cur
+        );
         assert_eq!(batch_offset(cur, &[Message::up_to_date(Some(3))]), cur);
         // From the snapshot range.
-        assert_eq!(batch_offset(Offset::Log(LogOffset::tx_end(0)), &[Message::up_to_date(Some(7))]), at(7, 0));
+        assert_eq!(
+            batch_offset(Offset::Log(LogOffset::tx_end(0)), &[Message::up_to_date(Some(7))]),
+            at(7, 0)
+        );
     }
 
     #[test]

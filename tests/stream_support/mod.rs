@@ -136,10 +136,10 @@ impl Driver {
                     self.req = Some((*request_id, params.clone(), *kind));
                     self.last_req = Some(*request_id);
                 }
-                Effect::CancelRequest { request_id } => {
-                    if self.req.as_ref().is_some_and(|r| r.0 == *request_id) {
-                        self.req = None;
-                    }
+                Effect::CancelRequest { request_id }
+                    if self.req.as_ref().is_some_and(|r| r.0 == *request_id) =>
+                {
+                    self.req = None;
                 }
                 Effect::StartTimer { timer_id, delay_ms } => {
                     self.timers.push((*timer_id, *delay_ms));
@@ -163,7 +163,10 @@ impl Driver {
     }
 
     pub fn params(&self) -> RequestParams {
-        self.req.as_ref().map(|r| r.1.clone()).expect("a request in flight")
+        self.req
+            .as_ref()
+            .map(|r| r.1.clone())
+            .expect("a request in flight")
     }
 
     pub fn kind(&self) -> RequestKind {
@@ -198,7 +201,10 @@ impl Driver {
         self.advance(10);
         self.ok(meta(HANDLE, at(0, 0), false), vec![change("a", None, None)]);
         self.advance(10);
-        self.ok(meta(HANDLE, Offset::Log(LogOffset::tx_end(0)), true), vec![utd(Some(5))]);
+        self.ok(
+            meta(HANDLE, Offset::Log(LogOffset::tx_end(0)), true),
+            vec![utd(Some(5))],
+        );
         self.advance(10);
     }
 
