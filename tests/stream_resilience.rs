@@ -115,10 +115,16 @@ fn abort_interrupts_a_backoff_sleep_immediately() {
     assert!(d.fire(Input::TimerFired { timer_id }).is_empty());
 }
 
-/// A server that answers every non-live request with the same offset and no up-to-date.
+/// A server that answers every non-live request with the same offset and no up-to-date (with
+/// a new handle after the guard's reset, so it is not mistaken for a stale cache hit).
 fn stuck_server(d: &mut Driver) -> Vec<Effect> {
     d.advance(10);
-    d.ok(meta(HANDLE, at(0, 0), false), vec![])
+    let handle = if d.s.expired_handle() == Some("h-2") {
+        "h-3"
+    } else {
+        "h-2"
+    };
+    d.ok(meta(handle, at(0, 0), false), vec![])
 }
 
 #[test]
@@ -421,4 +427,82 @@ fn on_error_retries_resume_from_the_offset_at_most_fifty_times_in_a_row() {
         d.ok(meta(HANDLE, at(0, 0), false), vec![]);
     }
     assert_eq!(d.s.state_kind(), StateKind::Syncing);
+}
+
+#[test]
+fn retries_and_resumes_at_one_offset_are_not_a_fast_loop() {
+    let mut d = Driver::new(config());
+    d.fire(Input::Start);
+    d.ok(meta(HANDLE, at(0, 0), false), vec![]);
+    // Ten instant 503 retries at 0_0 (timers fired without time passing).
+    for _ in 0..10 {
+        d.respond(Ok(retry(503, None)), None);
+        let (timer_id, _) = d.timers[0];
+        d.fire(Input::TimerFired { timer_id });
+    }
+    // Ten instant hide/show cycles.
+    for _ in 0..10 {
+        d.fire(Input::VisibilityChanged { visible: false });
+        d.fire(Input::VisibilityChanged { visible: true });
+    }
+    assert!(!d.log.iter().any(|e| matches!(e, Effect::MustRefetch { .. })));
+    assert_eq!(d.s.fast_loop_detections(), 0);
+    assert_eq!(d.params().offset, at(0, 0));
+}
+
+#[test]
+fn a_stale_cached_answer_with_the_expired_handle_is_busted_then_fails() {
+    let mut cfg = config();
+    cfg.expired_handle = Some("h-dead".into());
+    let mut d = Driver::new(cfg);
+    let fx = d.fire(Input::Start);
+    assert_eq!(issued(&fx)[0].0.expired_handle.as_deref(), Some("h-dead"));
+    let mut busters = Vec::new();
+    for _ in 0..eddy::stream::MAX_STALE_CACHE_RETRIES {
+        d.advance(200);
+        let fx = d.ok(meta("h-dead", at(0, 0), false), vec![change("stale", None, None)]);
+        assert!(batches(&fx).is_empty(), "stale data is never delivered");
+        let p = d.params();
+        assert_eq!(p.offset, Offset::BeforeAll);
+        busters.push(p.cache_buster.expect("fresh buster"));
+    }
+    busters.dedup();
+    assert_eq!(busters.len(), 3);
+    d.advance(200);
+    let fx = d.ok(meta("h-dead", at(0, 0), false), vec![]);
+    assert_eq!(failed(&fx).map(|e| e.code()), Some("EDDY_STREAM_STALE_CACHE"));
+
+    // A fresh answer after a stale one is accepted.
+    let mut cfg = config();
+    cfg.expired_handle = Some("h-dead".into());
+    let mut d = Driver::new(cfg);
+    d.fire(Input::Start);
+    d.ok(meta("h-dead", at(0, 0), false), vec![]);
+    let fx = d.ok(meta("h-live", at(0, 0), false), vec![change("a", None, None)]);
+    assert_eq!(batches(&fx)[0].handle, "h-live");
+}
+
+#[test]
+fn an_endless_409_loop_is_bounded_by_the_guard() {
+    let mut d = Driver::new(config());
+    d.fire(Input::Start);
+    let mut err = None;
+    for _ in 0..500 {
+        d.advance(5);
+        let fx = d.respond(
+            Ok(ResponseClass::MustRefetch {
+                handle: Some("h-2".into()),
+            }),
+            None,
+        );
+        if let Some(e) = failed(&fx) {
+            err = Some(e);
+            break;
+        }
+        if d.s.state_kind() == StateKind::Backoff {
+            d.fire_wait();
+        }
+        assert_eq!(d.params().offset, Offset::BeforeAll);
+    }
+    assert_eq!(err.map(|e| e.code()), Some("EDDY_STREAM_FAST_LOOP"));
 }

@@ -18,6 +18,10 @@ pub struct StreamConfig {
     pub offset: Offset,
     /// The stored handle to resume with.
     pub handle: Option<String>,
+    /// A handle already known to be expired for this shape (persisted from an earlier session's
+    /// 409). It is sent as `expired_handle`, and a response still carrying it is treated as a
+    /// stale cache hit (ref §4.3). A 409 during this stream replaces it.
+    pub expired_handle: Option<String>,
     /// `true` (default): keep following changes after the first up-to-date. `false`: stop there
     /// (the official client's `subscribe: false`).
     pub live: bool,
@@ -38,6 +42,7 @@ impl StreamConfig {
             shape,
             offset: Offset::BeforeAll,
             handle: None,
+            expired_handle: None,
             live: true,
             prefer_sse: false,
             backoff: BackoffOptions::default(),

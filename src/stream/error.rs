@@ -39,6 +39,13 @@ pub enum StreamError {
         /// The offset of the loop.
         offset: String,
     },
+    /// Responses kept carrying a handle already known to be expired, even with fresh cache
+    /// busters: an HTTP cache or proxy is replaying stale answers (ref §4.3).
+    #[error("responses keep carrying expired shape handle {handle} (stale cache?)")]
+    StaleCache {
+        /// The expired handle.
+        handle: String,
+    },
     /// The user's `onError` asked to continue more than 50 times in a row without a success.
     #[error("stopped after {retries} consecutive retries requested by onError")]
     ErrorRetriesExhausted {
@@ -60,6 +67,7 @@ impl ErrorCode for StreamError {
             StreamError::MalformedBody { .. } => "EDDY_STREAM_MALFORMED_BODY",
             StreamError::RetriesExhausted { .. } => "EDDY_STREAM_RETRIES_EXHAUSTED",
             StreamError::FastLoop { .. } => "EDDY_STREAM_FAST_LOOP",
+            StreamError::StaleCache { .. } => "EDDY_STREAM_STALE_CACHE",
             StreamError::ErrorRetriesExhausted { .. } => "EDDY_STREAM_ERROR_RETRIES_EXHAUSTED",
             StreamError::UnusableOffset { .. } => "EDDY_STREAM_UNUSABLE_OFFSET",
         }
@@ -70,6 +78,7 @@ impl ErrorCode for StreamError {
             StreamError::MalformedBody { .. } | StreamError::UnusableOffset { .. } => "ProtocolError",
             StreamError::RetriesExhausted { .. }
             | StreamError::FastLoop { .. }
+            | StreamError::StaleCache { .. }
             | StreamError::ErrorRetriesExhausted { .. } => "FetchError",
         }
     }

@@ -18,6 +18,9 @@ use crate::protocol::schema::Schema;
 
 /// Consecutive malformed bodies at one offset before the stream fails.
 pub const MAX_MALFORMED_BODIES: u32 = 5;
+/// Stale cache hits (a response carrying the expired handle) retried with a fresh cache buster
+/// before the stream fails.
+pub const MAX_STALE_CACHE_RETRIES: u32 = 3;
 /// Consecutive `RetryAfterError`s without a success before the stream refuses to go on.
 pub const MAX_ERROR_RETRIES: u32 = 50;
 
@@ -113,6 +116,7 @@ pub struct ShapeStream {
     pub(super) backoff: Backoff,
     pub(super) error_backoff: Backoff,
     pub(super) malformed: u32,
+    pub(super) stale_hits: u32,
     pub(super) fast_loop: FastLoopGuard,
     pub(super) sse: SseState,
     pub(super) last_error: Option<StreamError>,
@@ -156,7 +160,7 @@ impl ShapeStream {
             cursor: None,
             schema: None,
             cache_buster: None,
-            expired_handle: None,
+            expired_handle: config.expired_handle,
             up_to_date: false,
             connected: false,
             visible: true,
@@ -164,6 +168,7 @@ impl ShapeStream {
             backoff: Backoff::new(config.backoff),
             error_backoff: Backoff::new(error_timings),
             malformed: 0,
+            stale_hits: 0,
             fast_loop: FastLoopGuard::default(),
             sse: SseState::default(),
             last_error: None,
@@ -400,28 +405,32 @@ impl ShapeStream {
     // -----------------------------------------------------------------------------------------
     // Helpers shared with respond.rs
 
-    /// Issue the next request of the current mode (after the fast-loop check for non-live).
-    pub(super) fn issue(&mut self, now_ms: u64) {
-        let live = self.mode == Mode::Live;
-        if !live {
+    /// Issue the next request after an answer (a 200, 204 or 409): the loop-back path the
+    /// fast-loop guard watches. A non-live request at an offset already requested 4 times in
+    /// the last 500 ms is a detection (see `fast_loop.rs`). Retries after a backoff, resumes,
+    /// refreshes and watchdog re-issues are not loop-backs and go straight to [`Self::issue`].
+    pub(super) fn loop_back(&mut self, now_ms: u64) {
+        if self.mode == Mode::Syncing {
             match self.fast_loop.record(now_ms, self.offset) {
                 Verdict::Proceed => {}
-                Verdict::Reset => {
-                    self.reset_position(None);
-                    self.fast_loop.record(now_ms, self.offset);
-                }
+                Verdict::Reset => self.reset_position(None),
                 Verdict::Pause(ceiling) => {
                     let wait = jitter(self.rng.as_mut(), ceiling);
-                    self.wait(wait);
-                    return;
+                    return self.wait(wait);
                 }
                 Verdict::Fail => {
                     let offset = self.offset.to_string();
-                    self.fail(StreamError::FastLoop { offset });
-                    return;
+                    return self.fail(StreamError::FastLoop { offset });
                 }
             }
         }
+        self.issue(now_ms);
+    }
+
+    /// Issue the current mode's request: non-live while syncing, live (SSE when preferred and
+    /// not fallen back) once up to date.
+    pub(super) fn issue(&mut self, now_ms: u64) {
+        let live = self.mode == Mode::Live;
         let sse = live && self.prefer_sse && !self.sse.fell_back();
         let request_id = RequestId(self.fresh_id());
         let timeout_ms = if live && !sse { self.live_timeout_ms } else { None };

@@ -57,7 +57,7 @@ pub use backoff::{Backoff, BackoffOptions};
 pub use config::{ConfigError, StreamConfig, DEFAULT_LIVE_REQUEST_TIMEOUT_MS};
 pub use error::StreamError;
 pub use fast_loop::{FAST_LOOP_MAX_DETECTIONS, FAST_LOOP_REQUESTS, FAST_LOOP_WINDOW_MS};
-pub use machine::{ShapeStream, StateKind, MAX_ERROR_RETRIES, MAX_MALFORMED_BODIES};
+pub use machine::{ShapeStream, StateKind, MAX_ERROR_RETRIES, MAX_MALFORMED_BODIES, MAX_STALE_CACHE_RETRIES};
 pub use rng::{RandomSource, SplitMix64};
 pub use sse::{batch_offset, SSE_MAX_SHORT_CONNECTIONS, SSE_SHORT_CONNECTION_MS};
 

@@ -9,7 +9,8 @@
 //! without a handle.
 
 use super::error::StreamError;
-use super::machine::{InFlight, Mode, Pending, ShapeStream, MAX_MALFORMED_BODIES};
+use super::machine::{InFlight, Mode, Pending, ShapeStream, MAX_MALFORMED_BODIES, MAX_STALE_CACHE_RETRIES};
+use super::rng::cache_buster;
 use super::sse::{batch_offset, CloseVerdict};
 use super::{Batch, Effect, RequestId};
 use crate::protocol::message::{ControlMessage, Message, MessageError};
@@ -58,7 +59,7 @@ impl ShapeStream {
             ResponseClass::NotModified => self.retry("HTTP 304 without a cached body", None),
             ResponseClass::MustRefetch { handle } => {
                 self.reset_position(handle);
-                self.issue(now_ms);
+                self.loop_back(now_ms);
             }
             ResponseClass::Retry {
                 status,
@@ -79,9 +80,12 @@ impl ShapeStream {
             Some(Ok(messages)) => messages,
             Some(Err(e)) => return self.malformed(e),
         };
+        if self.expired_handle.as_deref() == Some(meta.handle.as_str()) {
+            return self.stale_cache_hit(now_ms, meta.handle);
+        }
         if messages.iter().any(is_must_refetch) {
             self.reset_position(None);
-            return self.issue(now_ms);
+            return self.loop_back(now_ms);
         }
         if meta.offset.is_initial() {
             return self.fail(StreamError::UnusableOffset {
@@ -103,8 +107,18 @@ impl ShapeStream {
         self.succeeded();
         let up_to_date = meta.up_to_date || messages.last().is_some_and(Message::is_up_to_date);
         if self.deliver(messages, up_to_date) {
-            self.issue(now_ms);
+            self.loop_back(now_ms);
         }
+    }
+
+    /// A cached answer from before a 409: ask again past the cache, a few times.
+    fn stale_cache_hit(&mut self, now_ms: u64, handle: String) {
+        self.stale_hits = self.stale_hits.saturating_add(1);
+        if self.stale_hits > MAX_STALE_CACHE_RETRIES {
+            return self.fail(StreamError::StaleCache { handle });
+        }
+        self.cache_buster = Some(cache_buster(self.rng.as_mut()));
+        self.loop_back(now_ms);
     }
 
     /// Legacy `204`: caught up at the same offset.
@@ -115,7 +129,7 @@ impl ShapeStream {
         }
         self.succeeded();
         if self.deliver(Vec::new(), true) {
-            self.issue(now_ms);
+            self.loop_back(now_ms);
         }
     }
 
@@ -148,6 +162,7 @@ impl ShapeStream {
         self.backoff.reset();
         self.error_backoff.reset();
         self.malformed = 0;
+        self.stale_hits = 0;
         self.connected = true;
     }
 
@@ -211,7 +226,7 @@ impl ShapeStream {
         if is_must_refetch(&msg) {
             self.cancel_all();
             self.reset_position(None);
-            return self.issue(now_ms);
+            return self.loop_back(now_ms);
         }
         if let Some(batch) = self.sse.push(msg) {
             self.offset = batch_offset(self.offset, &batch);
