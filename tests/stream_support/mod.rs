@@ -100,6 +100,8 @@ pub struct Driver {
     pub last_timer: Option<TimerId>,
     /// Every effect so far.
     pub log: Vec<Effect>,
+    /// Shell-contract breaches seen so far (a request issued while another is in flight).
+    pub violations: Vec<String>,
 }
 
 impl Driver {
@@ -117,6 +119,7 @@ impl Driver {
             timers: Vec::new(),
             last_timer: None,
             log: Vec::new(),
+            violations: Vec::new(),
         }
     }
 
@@ -133,6 +136,10 @@ impl Driver {
                     kind,
                     ..
                 } => {
+                    if let Some(old) = &self.req {
+                        self.violations
+                            .push(format!("{request_id:?} issued while {:?} is in flight", old.0));
+                    }
                     self.req = Some((*request_id, params.clone(), *kind));
                     self.last_req = Some(*request_id);
                 }
