@@ -506,3 +506,20 @@ fn an_endless_409_loop_is_bounded_by_the_guard() {
     }
     assert_eq!(err.map(|e| e.code()), Some("EDDY_STREAM_FAST_LOOP"));
 }
+
+#[test]
+fn retry_after_error_gives_the_request_guards_a_fresh_start() {
+    let mut cfg = config();
+    cfg.backoff.max_retries = Some(1);
+    let mut d = Driver::new(cfg);
+    d.fire(Input::Start);
+    fail_n(&mut d, 1, None);
+    let fx = d.respond(Ok(retry(503, None)), None);
+    assert!(matches!(failed(&fx), Some(StreamError::RetriesExhausted { .. })));
+    d.fire(Input::RetryAfterError);
+    d.fire_wait();
+    // One more ordinary retry is allowed again before giving up.
+    let fx = d.respond(Ok(retry(503, None)), None);
+    assert_eq!(failed(&fx), None);
+    assert_eq!(d.s.state_kind(), StateKind::Backoff);
+}

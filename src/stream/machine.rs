@@ -387,7 +387,13 @@ impl ShapeStream {
             self.out.push(Effect::Failed(err));
             return;
         };
+        // The user chose to go on: the per-request guards start over (only the onError count
+        // above carries across).
         self.last_error = None;
+        self.backoff.reset();
+        self.malformed = 0;
+        self.stale_hits = 0;
+        self.fast_loop.clear_detections();
         self.phase = Phase::Running;
         if self.should_pause() {
             self.phase = Phase::Paused;

@@ -6,7 +6,12 @@
 //! the cache buster is dropped (the offset moved, so the URL differs anyway) and the backoff
 //! resets. A body that fails to parse commits nothing and is retried with backoff. A
 //! `must-refetch` control message inside a 2xx body or SSE stream is treated like a 409
-//! without a handle.
+//! without a handle. A `200` still carrying the expired handle is a stale cache hit: it is
+//! dropped and asked again with a fresh cache buster (3 times, then the stream fails).
+//!
+//! A legacy `204` means caught up at the same offset (an empty up-to-date batch). A `304` is
+//! retried with backoff: the machine never asks for revalidation, so a `304` can only come
+//! from a confused cache, and there is no body to use.
 
 use super::error::StreamError;
 use super::machine::{InFlight, Mode, Pending, ShapeStream, MAX_MALFORMED_BODIES, MAX_STALE_CACHE_RETRIES};
