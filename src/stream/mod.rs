@@ -9,28 +9,25 @@
 //! `IssueRequest` that follows it (natural backpressure, as the official client does).
 //!
 //! ```text
-//!                       Start (visible and online)
-//!  +---------+ ------------------------------------> +---------+ --+ 200 without up-to-date:
-//!  | Initial |                                       | Syncing |   | next non-live request
-//!  +---------+ --+                                   +---------+ <-+ (409: reset to -1 and
-//!                | Start (hidden / offline)           |  ^    ^       restart here)
-//!                v                                    |  |    |
-//!           +--------+  hidden / offline from         |  |    | ForceRefresh, 409, or resume
-//!           | Paused | <-- Syncing, Live, LiveSse,    |  |    | from Paused: non-live catch-up
-//!           +--------+     Backoff (cancels all)      |  |    |
-//!                |  visible and online: catch-up      |  |    |
-//!                +------------------------------------|--+    |
-//!                               200 + up-to-date      v       |
-//!                   (live = false: Deliver, Done) +------------+ --+ live 200 / SSE up-to-date:
-//!                                                 | Live       |   | deliver, next live request;
-//!                                                 | (LiveSse)  | <-+ watchdog: cancel, re-issue
-//!                                                 +------------+
-//!  Syncing, Live, LiveSse --- 5xx / 429 / network / malformed body / SSE drop ---> Backoff
-//!  Syncing --- fast-loop guard (2nd-4th detection) ---> Backoff
-//!  Backoff --- timer ---> the same mode's request again (Syncing or Live/LiveSse)
-//!  Syncing, Live, LiveSse --- fatal 4xx, missing headers, retries used up ---> Error
-//!  Error --- RetryAfterError (at most 50 in a row) ---> Backoff
-//!  any --- Abort ---> Done (terminal: no effect is ever emitted again)
+//!  +---------+  Start   +---------+   200 + up-to-date    +----------------+
+//!  | Initial | -------> | Syncing | --------------------> | Live / LiveSse |
+//!  +---------+          +---------+ <-------------------- +----------------+
+//!                        |     ^  ^   409, ForceRefresh    |            ^
+//!                        +-----+  |   (non-live catch-up)  +------------+
+//!           200 without up-to-date|                         live 200, SSE up-to-date,
+//!           (next chunk; a 409    | visible and online      SSE reconnect, watchdog
+//!            restarts at -1)      | (catch-up)              re-issue
+//!                            +--------+
+//!   Syncing, Live, LiveSse,  | Paused | <-- Start while hidden or offline
+//!   Backoff -- hidden or --> +--------+
+//!              offline (cancels everything in flight)
+//!
+//!  Syncing, Live, LiveSse --5xx / 429 / network / malformed body / SSE drop or short close--> Backoff
+//!  Syncing --fast-loop guard, 2nd to 4th detection--> Backoff
+//!  Backoff --timer--> the same mode's request (Syncing, Live or LiveSse); ForceRefresh --> Syncing
+//!  Syncing, Live, LiveSse --fatal 4xx / missing headers / retries used up / 5th fast loop--> Error
+//!  Error --RetryAfterError (at most 50 in a row)--> Backoff
+//!  Syncing --up-to-date with live = false--> Done;   any --Abort--> Done (silent for ever)
 //! ```
 //!
 //! [`StateKind`] names these states; `tests/stream_table.rs` holds the full transition table,
@@ -193,8 +190,8 @@ impl Status {
 /// Something the shell must do, in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Send a request: build the URL with `protocol::request::build_url(shape, &params)`;
-    /// for `kind.sse` ask for `text/event-stream`.
+    /// Send a request for [`ShapeStream::shape`] at `params` (the URL builder of
+    /// `protocol::request`); for `kind.sse` ask for `text/event-stream`.
     IssueRequest {
         /// Name it in the inputs about it.
         request_id: RequestId,
