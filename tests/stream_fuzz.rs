@@ -35,7 +35,8 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        6 => (0u64..50, any::<bool>(), 0u8..3).prop_map(|(tx, up_to_date, changes)| Step::Ok { tx, up_to_date, changes }),
+        6 => (0u64..50, any::<bool>(), 0u8..3)
+            .prop_map(|(tx, up_to_date, changes)| Step::Ok { tx, up_to_date, changes }),
         1 => Just(Step::NoContent),
         1 => any::<bool>().prop_map(Step::MustRefetch),
         2 => proptest::option::of(0u64..10_000).prop_map(Step::Retry),

@@ -525,3 +525,86 @@ impl ShapeStream {
         id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::SplitMix64;
+
+    fn stream() -> ShapeStream {
+        let shape = ShapeDefinition {
+            table: "t".into(),
+            ..ShapeDefinition::default()
+        };
+        ShapeStream::new(StreamConfig::new(shape), Box::new(SplitMix64::new(5))).expect("valid")
+    }
+
+    fn ids(fx: &[Effect]) -> Vec<u64> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::IssueRequest { request_id, .. } => Some(request_id.0),
+                Effect::StartTimer { timer_id, .. } => Some(timer_id.0),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn status_follows_phase_and_flags() {
+        let mut s = stream();
+        assert_eq!(
+            (s.state_kind(), s.status()),
+            (StateKind::Initial, Status::Connecting)
+        );
+        s.handle(0, Input::Offline);
+        assert_eq!(s.status(), Status::Connecting, "not started: flags only");
+        assert_eq!(
+            s.handle(0, Input::Start),
+            vec![Effect::StatusChanged(Status::Offline)]
+        );
+        assert_eq!(s.state_kind(), StateKind::Paused);
+        s.handle(0, Input::VisibilityChanged { visible: false });
+        assert_eq!(
+            s.handle(0, Input::Online),
+            vec![Effect::StatusChanged(Status::Paused)]
+        );
+        s.handle(0, Input::Abort);
+        assert_eq!((s.state_kind(), s.status()), (StateKind::Done, Status::Closed));
+    }
+
+    #[test]
+    fn ids_are_fresh_for_every_request_and_timer() {
+        let mut s = stream();
+        let mut all = ids(&s.handle(0, Input::Start));
+        for i in 0..20 {
+            s.handle(i, Input::VisibilityChanged { visible: false });
+            all.extend(ids(&s.handle(i, Input::VisibilityChanged { visible: true })));
+        }
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!((n, all.len()), (21, 21));
+    }
+
+    #[test]
+    fn a_reset_keeps_only_the_expired_handle() {
+        let mut s = stream();
+        s.handle = Some("h".into());
+        s.cursor = Some("c".into());
+        s.offset = Offset::Log(crate::protocol::offset::LogOffset::new(4, 2));
+        s.up_to_date = true;
+        s.reset_position(Some("h2".into()));
+        assert_eq!(
+            s.out,
+            vec![Effect::MustRefetch {
+                handle: Some("h2".into())
+            }]
+        );
+        assert_eq!((s.offset, s.cursor.as_deref()), (Offset::BeforeAll, None));
+        assert_eq!(
+            (s.handle.as_deref(), s.expired_handle.as_deref()),
+            (Some("h2"), Some("h"))
+        );
+        assert!(s.cache_buster.is_some() && !s.up_to_date);
+    }
+}

@@ -273,3 +273,68 @@ impl ShapeStream {
         self.retry("network error", None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::offset::{LogOffset, Offset};
+    use crate::protocol::request::ShapeDefinition;
+    use crate::stream::{Input, SplitMix64, StreamConfig};
+
+    fn started() -> (ShapeStream, RequestId) {
+        let cfg = StreamConfig::new(ShapeDefinition::default());
+        let mut s = ShapeStream::new(cfg, Box::new(SplitMix64::new(1))).expect("valid");
+        s.handle(0, Input::Start);
+        let Pending::Request(r) = s.pending else {
+            panic!("no request")
+        };
+        (s, r.id)
+    }
+
+    fn meta(offset: Offset, up_to_date: bool) -> ShapeMeta {
+        ShapeMeta {
+            handle: "h".into(),
+            offset,
+            schema: None,
+            cursor: None,
+            up_to_date,
+        }
+    }
+
+    #[test]
+    fn the_header_flag_alone_marks_up_to_date() {
+        let (mut s, id) = started();
+        let fx = s.handle(
+            1,
+            Input::ResponseReceived {
+                request_id: id,
+                class: Ok(ResponseClass::Ok(meta(Offset::Log(LogOffset::new(0, 0)), true))),
+                body: Some(Ok(vec![])),
+            },
+        );
+        assert!(fx.contains(&Effect::UpToDate));
+        assert!(s.is_up_to_date());
+    }
+
+    #[test]
+    fn a_parse_failure_leaves_the_position_alone() {
+        let (mut s, id) = started();
+        let err = MessageError::Malformed {
+            index: 3,
+            reason: "x".into(),
+        };
+        s.handle(
+            1,
+            Input::ResponseReceived {
+                request_id: id,
+                class: Ok(ResponseClass::Ok(meta(Offset::Log(LogOffset::new(9, 9)), true))),
+                body: Some(Err(err)),
+            },
+        );
+        assert_eq!(
+            (s.offset, s.handle.as_deref(), s.malformed),
+            (Offset::BeforeAll, None, 1)
+        );
+        assert!(matches!(s.pending, Pending::Waiting(_)));
+    }
+}
