@@ -45,6 +45,7 @@ mod backoff;
 mod config;
 mod error;
 mod fast_loop;
+mod getters;
 mod machine;
 mod respond;
 mod rng;
