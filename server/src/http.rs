@@ -1,0 +1,465 @@
+//! HTTP routes (axum): `GET|DELETE|OPTIONS /v1/shape`, `POST /v1/tx`, `GET /v1/health`.
+//!
+//! `GET /v1/shape` offsets follow ref §0: `-1` → snapshot chunk 0 at `0_0` (never up-to-date);
+//! `0_k` → chunk k+1 at `0_(k+1)`; after the last chunk (or at `0_inf`) → the change log after
+//! the snapshot LSN, whole transactions up to `--chunk-bytes`, ending at `0_inf` when there is
+//! nothing or at the last change's `<lsn>_<op>`, with `up-to-date` when the head was reached.
+//! `now` → `[up-to-date]` at the shape's current log end. Live requests wait for a commit
+//! (or a handle drop) up to `--long-poll-ms`, then answer `[up-to-date]` at the same offset.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
+use axum::http::{HeaderMap, Method, Response, StatusCode};
+use axum::middleware::Next;
+use axum::routing::{get, post};
+use axum::Router;
+use eddy::protocol::{LogOffset, Message, Offset, OpOffset};
+use eddy::ErrorCode;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::encode::{self, names, set};
+use crate::request::{parse_shape_request, QueryParams, ShapeRequest};
+use crate::state::{AppState, ShapeEntry};
+use crate::store::{parse_tx, LogRead};
+
+/// Build the router.
+pub fn router(app: Arc<AppState>) -> Router {
+    let limit = app.config.max_body_bytes;
+    Router::new()
+        .route(
+            "/v1/shape",
+            get(get_shape).delete(delete_shape).options(preflight),
+        )
+        .route("/v1/tx", post(post_tx).options(preflight))
+        .route("/v1/health", get(health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(decorate))
+        .with_state(app)
+}
+
+async fn decorate(req: Request, next: Next) -> Response<Body> {
+    let origin = req.headers().get("origin").cloned();
+    let mut resp = next.run(req).await;
+    encode::decorate(resp.headers_mut(), origin.as_ref());
+    resp
+}
+
+async fn preflight() -> Response<Body> {
+    let mut r = encode::response(StatusCode::NO_CONTENT, "text/plain", Body::empty());
+    set(
+        r.headers_mut(),
+        "access-control-allow-headers",
+        encode::ALLOW_HEADERS,
+    );
+    set(r.headers_mut(), "access-control-max-age", "86400");
+    r
+}
+
+async fn health() -> Response<Body> {
+    encode::json_response(
+        StatusCode::OK,
+        r#"{"status":"active"}"#.into(),
+        encode::CC_NO_CACHE,
+    )
+}
+
+async fn not_found(method: Method) -> Response<Body> {
+    if method == Method::OPTIONS {
+        return preflight().await;
+    }
+    encode::error(StatusCode::NOT_FOUND, "Not found", &[])
+}
+
+fn internal(e: impl std::fmt::Display) -> Response<Body> {
+    encode::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("Internal error: {e}"),
+        &[],
+    )
+}
+
+/// Run blocking store work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response<Body>> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Which shape a request talks to, or the 409 it gets.
+#[derive(Debug)]
+pub enum Resolved {
+    /// The request's handle (or the definition's current one for `-1`/`now`).
+    Entry(Arc<ShapeEntry>),
+    /// Unknown, rotated or mismatched handle: refetch with this one.
+    Conflict(String),
+}
+
+/// Find (or create) the shape for a request.
+pub fn resolve(app: &AppState, req: &ShapeRequest) -> Result<Resolved, crate::store::StoreError> {
+    if let Some(h) = &req.handle {
+        let found = app.registry().get(h);
+        if let Some(e) = found {
+            if e.shape.def == req.shape.def {
+                return Ok(Resolved::Entry(e));
+            }
+        }
+        return Ok(Resolved::Conflict(app.get_or_create(&req.shape)?.handle.clone()));
+    }
+    Ok(Resolved::Entry(app.get_or_create(&req.shape)?))
+}
+
+/// Drop a dead handle (truncate seen in its log) and name the replacement.
+async fn refetch(app: &Arc<AppState>, entry: &Arc<ShapeEntry>) -> Response<Body> {
+    let (a, e) = (app.clone(), entry.clone());
+    let r = blocking(move || {
+        a.drop_handles(std::slice::from_ref(&e.handle))?;
+        a.get_or_create(&e.shape).map(|n| n.handle.clone())
+    })
+    .await;
+    match r {
+        Ok(Ok(h)) => encode::must_refetch(Some(&h)),
+        Ok(Err(e)) => internal(e),
+        Err(resp) => resp,
+    }
+}
+
+async fn get_shape(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response<Body> {
+    let q = QueryParams::parse(q.as_deref());
+    let req = match parse_shape_request(&q, app.store.catalog(), app.def_limits()) {
+        Ok(r) => r,
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    };
+    let guard = if req.live {
+        match app.try_live() {
+            Some(g) => Some(g),
+            None => {
+                return encode::unavailable(
+                    5,
+                    "concurrent_request_limit_exceeded",
+                    "Too many concurrent live requests",
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let (a, r) = (app.clone(), req.clone());
+    let entry = match blocking(move || resolve(&a, &r)).await {
+        Ok(Ok(Resolved::Entry(e))) => e,
+        Ok(Ok(Resolved::Conflict(h))) => return encode::must_refetch(Some(&h)),
+        Ok(Err(e)) => return internal(e),
+        Err(resp) => return resp,
+    };
+    if req.sse {
+        if let Some(g) = guard {
+            return crate::sse::stream(app, req, entry, g).await;
+        }
+    }
+    serve(&app, &req, &entry, &headers).await
+}
+
+/// Where a non-snapshot request reads the log from, or `None` if the offset is out of bounds.
+fn log_start(entry: &ShapeEntry, off: LogOffset, head: u64) -> Option<LogOffset> {
+    if off.tx == 0 {
+        return match off.op {
+            OpOffset::At(k) if k >= entry.info.chunks => None,
+            _ => Some(LogOffset::tx_end(0)),
+        };
+    }
+    (off.tx <= head).then_some(off)
+}
+
+async fn serve(
+    app: &Arc<AppState>,
+    req: &ShapeRequest,
+    entry: &Arc<ShapeEntry>,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let chunk = match req.offset {
+        Offset::BeforeAll => Some(0),
+        Offset::Log(LogOffset {
+            tx: 0,
+            op: OpOffset::At(k),
+        }) if k.saturating_add(1) < entry.info.chunks => Some(k + 1),
+        _ => None,
+    };
+    if let Some(i) = chunk {
+        let (a, h) = (app.clone(), entry.handle.clone());
+        return match blocking(move || a.store.chunk(&h, i)).await {
+            Ok(Ok(Some(body))) => {
+                let has_data = body != "[]";
+                let cc = if req.offset == Offset::BeforeAll {
+                    encode::CC_INITIAL
+                } else {
+                    encode::CC_NON_LIVE
+                };
+                reply(
+                    app,
+                    req,
+                    entry,
+                    headers,
+                    body,
+                    &LogOffset::new(0, i).to_string(),
+                    false,
+                    has_data,
+                    cc,
+                )
+            }
+            Ok(Ok(None)) => encode::must_refetch(None),
+            Ok(Err(e)) => internal(e),
+            Err(resp) => resp,
+        };
+    }
+    let head = match blocking({
+        let a = app.clone();
+        move || a.store.head()
+    })
+    .await
+    {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return internal(e),
+        Err(resp) => return resp,
+    };
+    let after = match req.offset {
+        Offset::Now => LogOffset::tx_end(0),
+        Offset::Log(off) => match log_start(entry, off, head) {
+            Some(a) => a,
+            None => return out_of_bounds(app).await,
+        },
+        Offset::BeforeAll => LogOffset::tx_end(0),
+    };
+    let deadline = Instant::now() + Duration::from_millis(app.config.long_poll_ms);
+    let mut rx = app.changes.subscribe();
+    loop {
+        rx.borrow_and_update();
+        if app.registry().get(&entry.handle).is_none() {
+            let h = {
+                let (a, s) = (app.clone(), entry.shape.clone());
+                blocking(move || a.get_or_create(&s).map(|e| e.handle.clone())).await
+            };
+            return match h {
+                Ok(Ok(h)) => encode::must_refetch(Some(&h)),
+                Ok(Err(e)) => internal(e),
+                Err(resp) => resp,
+            };
+        }
+        let max = if req.offset == Offset::Now {
+            usize::MAX
+        } else {
+            app.config.chunk_bytes
+        };
+        let (a, e) = (app.clone(), entry.clone());
+        let read = match blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return internal(e),
+            Err(resp) => return resp,
+        };
+        if read.truncated {
+            return refetch(app, entry).await;
+        }
+        if req.offset == Offset::Now {
+            let end = read.msgs.last().map_or(after, crate::store::msg_offset);
+            let body = serde_json::to_string(&[Message::up_to_date(Some(read.head))]).unwrap_or_default();
+            return reply(
+                app,
+                req,
+                entry,
+                headers,
+                body,
+                &end.to_string(),
+                true,
+                false,
+                encode::CC_NON_LIVE,
+            );
+        }
+        if !req.live || !read.msgs.is_empty() || !read.complete {
+            return log_reply(app, req, entry, headers, read, after);
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return log_reply(app, req, entry, headers, read, after),
+        }
+    }
+}
+
+fn log_reply(
+    app: &Arc<AppState>,
+    req: &ShapeRequest,
+    entry: &ShapeEntry,
+    headers: &HeaderMap,
+    read: LogRead,
+    after: LogOffset,
+) -> Response<Body> {
+    let end = read.msgs.last().map_or(after, crate::store::msg_offset);
+    let has_data = !read.msgs.is_empty();
+    let mut msgs: Vec<Message> = read.msgs.into_iter().map(Message::Change).collect();
+    if read.complete {
+        msgs.push(Message::up_to_date(Some(read.head)));
+    }
+    let body = serde_json::to_string(&msgs).unwrap_or_else(|_| "[]".into());
+    let cc = if req.live {
+        encode::CC_LIVE
+    } else {
+        encode::CC_NON_LIVE
+    };
+    reply(
+        app,
+        req,
+        entry,
+        headers,
+        body,
+        &end.to_string(),
+        read.complete,
+        has_data,
+        cc,
+    )
+}
+
+async fn out_of_bounds(app: &AppState) -> Response<Body> {
+    if app.config.oob_wait_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(app.config.oob_wait_ms)).await;
+    }
+    encode::bad_request("offset", "out of bounds for this shape")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reply(
+    app: &AppState,
+    req: &ShapeRequest,
+    entry: &ShapeEntry,
+    headers: &HeaderMap,
+    body: String,
+    resp_offset: &str,
+    up_to_date: bool,
+    has_data: bool,
+    cache_control: &str,
+) -> Response<Body> {
+    let seq = (!has_data).then(|| app.etag_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+    let etag = encode::etag(&entry.handle, &req.offset_text, resp_offset, seq);
+    let not_modified = encode::if_none_match(headers, &etag);
+    let mut r = if not_modified {
+        encode::response(StatusCode::NOT_MODIFIED, "application/json", Body::empty())
+    } else {
+        encode::response(StatusCode::OK, "application/json", body)
+    };
+    let h = r.headers_mut();
+    set(h, names::HANDLE, &entry.handle);
+    set(h, names::OFFSET, resp_offset);
+    if req.live {
+        let interval = app.config.long_poll_ms.div_ceil(1000);
+        let c = encode::cursor(now_secs(), interval, req.cursor.as_deref(), app.random(3600));
+        set(h, names::CURSOR, &c);
+    } else {
+        set(h, names::SCHEMA, &entry.shape.schema_header());
+    }
+    if up_to_date {
+        set(h, names::UP_TO_DATE, "");
+    }
+    set(h, names::HAS_DATA, if has_data { "true" } else { "false" });
+    set(h, "etag", &etag);
+    set(h, "cache-control", cache_control);
+    r
+}
+
+async fn delete_shape(State(app): State<Arc<AppState>>, RawQuery(q): RawQuery) -> Response<Body> {
+    let q = QueryParams::parse(q.as_deref());
+    let def = match q.def_params() {
+        Ok(d) => d,
+        Err(e) => return encode::bad_request(e.field, e.message),
+    };
+    let shape = match crate::shape::Shape::from_params(&def, app.store.catalog(), app.def_limits()) {
+        Ok(s) => s,
+        Err(e) => return encode::bad_request(e.field, e.message),
+    };
+    let handle = q.get("handle").filter(|h| !h.is_empty()).map(String::from);
+    let a = app.clone();
+    let r = blocking(move || {
+        let target = {
+            let reg = a.registry();
+            match &handle {
+                Some(h) => reg.get(h).map(|e| e.handle.clone()),
+                None => reg.current(&shape.def).map(|e| e.handle.clone()),
+            }
+        };
+        match target {
+            Some(h) => a.drop_handles(&[h]).map(|_| true),
+            None => Ok(false),
+        }
+    })
+    .await;
+    match r {
+        Ok(Ok(true)) => {
+            let mut resp = encode::response(StatusCode::ACCEPTED, "application/json", Body::empty());
+            set(resp.headers_mut(), "cache-control", encode::CC_NO_CACHE);
+            resp
+        }
+        Ok(Ok(false)) => encode::error(
+            StatusCode::NOT_FOUND,
+            "Shape not found",
+            &[("handle", "no such shape".into())],
+        ),
+        Ok(Err(e)) => internal(e),
+        Err(resp) => resp,
+    }
+}
+
+async fn post_tx(State(app): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response<Body> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return encode::error(e.status(), "Invalid request body", &[("body", e.body_text())]),
+    };
+    let ops = match parse_tx(&body, app.config.max_ops) {
+        Ok(o) => o,
+        Err(e) => return tx_error(&e),
+    };
+    let a = app.clone();
+    let r = blocking(move || -> Result<_, crate::store::TxError> {
+        let commit = a.store.apply(&ops)?;
+        for t in &commit.truncated {
+            let handles = a.registry().handles_of_table(t);
+            a.drop_handles(&handles)?;
+        }
+        Ok(commit)
+    })
+    .await;
+    app.notify();
+    match r {
+        Ok(Ok(c)) => encode::json_response(
+            StatusCode::OK,
+            json!({"lsn": c.lsn.to_string(), "txid": c.txid}).to_string(),
+            encode::CC_NO_CACHE,
+        ),
+        Ok(Err(e)) => tx_error(&e),
+        Err(resp) => resp,
+    }
+}
+
+fn tx_error(e: &crate::store::TxError) -> Response<Body> {
+    let status = match e {
+        crate::store::TxError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut body = encode::error_json(&e.to_string(), &[(e.field(), e.to_string())]);
+    if let Some(o) = body.as_object_mut() {
+        o.insert("code".into(), json!(e.code()));
+    }
+    let mut r = encode::json_response(status, body.to_string(), encode::CC_ERROR);
+    set(r.headers_mut(), "surrogate-control", "no-store");
+    r
+}

@@ -1,0 +1,535 @@
+//! The schema file: `CREATE TABLE` statements (Postgres dialect) → tables the store creates and
+//! shapes describe in their `electric-schema` header.
+//!
+//! Supported: column types of [`crate::types::PgType`] (and arrays of them), `NOT NULL`,
+//! `PRIMARY KEY` (column or table constraint; every table needs one), `UNIQUE`, and
+//! `REFERENCES` / `FOREIGN KEY` without cascading actions (a cascade would change rows without
+//! a logged operation). `CREATE INDEX` is accepted and ignored. Anything else is an error naming
+//! the statement, so a schema never silently means something else here than in Postgres.
+//! Unquoted identifiers are lower-cased; everything lives in schema `public`; names starting
+//! with `_eddy` are reserved for the store's own tables.
+
+use serde_json::{json, Map, Value as Json};
+use sqlparser::ast::{
+    ColumnOption, CreateTable, Expr, ForeignKeyConstraint, Ident, IndexColumn, ObjectName, ObjectNamePart,
+    ReferentialAction, Statement, TableConstraint,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::types::{ColType, PgType};
+
+/// Why the schema file was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// Not parseable SQL.
+    #[error("schema file is not valid SQL: {0}")]
+    Syntax(String),
+    /// Valid SQL this server does not support.
+    #[error("unsupported in schema file: {0}")]
+    Unsupported(String),
+    /// Inconsistent definitions (unknown column, duplicate table, ...).
+    #[error("invalid schema: {0}")]
+    Invalid(String),
+}
+
+impl eddy::ErrorCode for SchemaError {
+    fn code(&self) -> &'static str {
+        match self {
+            SchemaError::Syntax(_) => "EDDY_SERVER_SCHEMA_SYNTAX",
+            SchemaError::Unsupported(_) => "EDDY_SERVER_SCHEMA_UNSUPPORTED",
+            SchemaError::Invalid(_) => "EDDY_SERVER_SCHEMA_INVALID",
+        }
+    }
+    fn family(&self) -> &'static str {
+        "ServerError"
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Name (case preserved when quoted in the schema file).
+    pub name: String,
+    /// Type.
+    pub ty: ColType,
+    /// `NOT NULL` (implied by `PRIMARY KEY`).
+    pub not_null: bool,
+    /// Position in the primary key.
+    pub pk_index: Option<usize>,
+    /// Type modifiers for the schema header (`precision`, `scale`, `max_length`, `length`).
+    pub modifiers: Vec<(&'static str, u32)>,
+}
+
+/// A foreign key: `columns` of this table reference `ref_columns` of `ref_table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// Referencing columns (indexes into [`Table::columns`]).
+    pub columns: Vec<usize>,
+    /// Referenced table.
+    pub ref_table: String,
+    /// Referenced column names.
+    pub ref_columns: Vec<String>,
+}
+
+/// One table of schema `public`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Table name.
+    pub name: String,
+    /// Columns in declaration order.
+    pub columns: Vec<Column>,
+    /// Primary-key columns in key order (indexes into `columns`).
+    pub pk: Vec<usize>,
+    /// Unique constraints (column index lists).
+    pub uniques: Vec<Vec<usize>>,
+    /// Foreign keys.
+    pub fks: Vec<ForeignKey>,
+}
+
+impl Table {
+    /// Index of a column by exact name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The `electric-schema` header value for the given column indexes.
+    pub fn schema_header(&self, cols: &[usize]) -> String {
+        let mut map = Map::new();
+        for &i in cols {
+            let Some(c) = self.columns.get(i) else { continue };
+            let mut o = Map::new();
+            o.insert("type".into(), json!(c.ty.base.name()));
+            if c.ty.dims > 0 {
+                o.insert("dims".into(), json!(c.ty.dims));
+            }
+            if c.not_null {
+                o.insert("not_null".into(), json!(true));
+            }
+            if let Some(p) = c.pk_index {
+                o.insert("pk_index".into(), json!(p));
+            }
+            for (k, v) in &c.modifiers {
+                o.insert((*k).into(), json!(v));
+            }
+            map.insert(c.name.clone(), Json::Object(o));
+        }
+        Json::Object(map).to_string()
+    }
+}
+
+/// All tables of the schema file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Catalog {
+    /// Tables in file order.
+    pub tables: Vec<Table>,
+}
+
+impl Catalog {
+    /// A table by name.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// A stable description used to detect a data file created from a different schema.
+    pub fn fingerprint(&self) -> String {
+        let mut s = String::new();
+        for t in &self.tables {
+            s.push_str(&t.name);
+            s.push('(');
+            for c in &t.columns {
+                s.push_str(&format!(
+                    "{}:{}[{}]{:?}{},",
+                    c.name,
+                    c.ty.base.name(),
+                    c.ty.dims,
+                    c.ty.max_len,
+                    c.not_null
+                ));
+            }
+            s.push_str(&format!(")pk{:?}u{:?}fk{:?};", t.pk, t.uniques, t.fks));
+        }
+        format!("{:016x}", crate::hash::fnv64(s.as_bytes()))
+    }
+}
+
+/// Normalise an identifier by Postgres rules (unquoted → lower case).
+pub fn ident_name(i: &Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+/// The table name of a possibly schema-qualified object name (`public` only).
+fn table_name(n: &ObjectName) -> Result<String, SchemaError> {
+    let parts: Vec<&Ident> =
+        n.0.iter()
+            .map(|p| match p {
+                ObjectNamePart::Identifier(i) => Ok(i),
+                other => Err(SchemaError::Unsupported(format!("table name {other}"))),
+            })
+            .collect::<Result<_, _>>()?;
+    match parts.as_slice() {
+        [t] => Ok(ident_name(t)),
+        [s, t] if ident_name(s) == "public" => Ok(ident_name(t)),
+        _ => Err(SchemaError::Unsupported(format!(
+            "table {n}: only schema public is supported"
+        ))),
+    }
+}
+
+/// Parse a type as displayed by sqlparser (`VARCHAR(20)`, `INT4[]`, `NUMERIC(10,2)`...).
+pub fn parse_type(display: &str) -> Option<(ColType, Vec<(&'static str, u32)>)> {
+    let mut s = display.trim().to_ascii_lowercase();
+    let mut dims = 0;
+    while let Some(open) = s.rfind('[') {
+        if !s.ends_with(']') || !s[open + 1..s.len() - 1].bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.truncate(open);
+        s = s.trim_end().to_string();
+        dims += 1;
+    }
+    let mut args: Vec<u32> = Vec::new();
+    if let Some(open) = s.find('(') {
+        let close = s.find(')')?;
+        if close < open {
+            return None;
+        }
+        for a in s[open + 1..close].split(',') {
+            args.push(a.trim().parse().ok()?);
+        }
+        s = format!("{}{}", &s[..open], &s[close + 1..]);
+    }
+    let base = PgType::from_sql_name(&s)?;
+    let mut ty = ColType {
+        base,
+        dims,
+        max_len: None,
+    };
+    let mut mods = Vec::new();
+    match (base, args.as_slice()) {
+        (_, []) => {}
+        (PgType::Varchar, [n]) => {
+            ty.max_len = Some(*n);
+            mods.push(("max_length", *n));
+        }
+        (PgType::Bpchar, [n]) => {
+            ty.max_len = Some(*n);
+            mods.push(("length", *n));
+        }
+        (PgType::Numeric, [p]) => mods.push(("precision", *p)),
+        (PgType::Numeric, [p, sc]) => {
+            mods.push(("precision", *p));
+            mods.push(("scale", *sc));
+        }
+        (PgType::Timestamptz | PgType::Timestamp, [p]) if *p <= 6 => mods.push(("precision", *p)),
+        (PgType::Float8, [p]) if *p <= 53 => {
+            if *p <= 24 {
+                ty.base = PgType::Float4;
+            }
+        }
+        _ => return None,
+    }
+    if base == PgType::Bpchar && ty.max_len.is_none() {
+        ty.max_len = Some(1);
+        mods.push(("length", 1));
+    }
+    Some((ty, mods))
+}
+
+fn index_columns(cols: &[IndexColumn], what: &str) -> Result<Vec<String>, SchemaError> {
+    cols.iter()
+        .map(|c| match &c.column.expr {
+            Expr::Identifier(i) => Ok(ident_name(i)),
+            other => Err(SchemaError::Unsupported(format!("{what} on expression {other}"))),
+        })
+        .collect()
+}
+
+struct PendingFk {
+    columns: Vec<String>,
+    fk: ForeignKeyConstraint,
+}
+
+fn check_actions(fk: &ForeignKeyConstraint) -> Result<(), SchemaError> {
+    for a in [fk.on_delete, fk.on_update].into_iter().flatten() {
+        if !matches!(a, ReferentialAction::NoAction | ReferentialAction::Restrict) {
+            return Err(SchemaError::Unsupported(format!(
+                "ON DELETE/UPDATE {a} in foreign key to {} (cascades would change rows without a logged operation)",
+                fk.foreign_table
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError> {
+    let name = table_name(&ct.name)?;
+    if name.starts_with("_eddy") || name.is_empty() {
+        return Err(SchemaError::Invalid(format!("table name {name:?} is reserved")));
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    let mut pk_names: Option<Vec<String>> = None;
+    let mut unique_names: Vec<Vec<String>> = Vec::new();
+    let mut fks: Vec<PendingFk> = Vec::new();
+    for cd in &ct.columns {
+        let cname = ident_name(&cd.name);
+        if columns.iter().any(|c| c.name == cname) {
+            return Err(SchemaError::Invalid(format!(
+                "column {cname:?} of {name} declared twice"
+            )));
+        }
+        let display = cd.data_type.to_string();
+        let (ty, modifiers) = parse_type(&display)
+            .ok_or_else(|| SchemaError::Unsupported(format!("type {display} of column {name}.{cname}")))?;
+        let mut col = Column {
+            name: cname.clone(),
+            ty,
+            not_null: false,
+            pk_index: None,
+            modifiers,
+        };
+        for opt in &cd.options {
+            match &opt.option {
+                ColumnOption::NotNull => col.not_null = true,
+                ColumnOption::Null => {}
+                ColumnOption::PrimaryKey(_) => {
+                    if pk_names.replace(vec![cname.clone()]).is_some() {
+                        return Err(SchemaError::Invalid(format!("table {name} has two primary keys")));
+                    }
+                }
+                ColumnOption::Unique(_) => unique_names.push(vec![cname.clone()]),
+                ColumnOption::ForeignKey(fk) => {
+                    check_actions(fk)?;
+                    fks.push(PendingFk {
+                        columns: vec![cname.clone()],
+                        fk: fk.clone(),
+                    });
+                }
+                other => {
+                    return Err(SchemaError::Unsupported(format!(
+                        "column option {other} on {name}.{cname}"
+                    )))
+                }
+            }
+        }
+        columns.push(col);
+    }
+    for c in &ct.constraints {
+        match c {
+            TableConstraint::PrimaryKey(pk) => {
+                if pk_names
+                    .replace(index_columns(&pk.columns, "PRIMARY KEY")?)
+                    .is_some()
+                {
+                    return Err(SchemaError::Invalid(format!("table {name} has two primary keys")));
+                }
+            }
+            TableConstraint::Unique(u) => unique_names.push(index_columns(&u.columns, "UNIQUE")?),
+            TableConstraint::ForeignKey(fk) => {
+                check_actions(fk)?;
+                fks.push(PendingFk {
+                    columns: fk.columns.iter().map(ident_name).collect(),
+                    fk: fk.clone(),
+                });
+            }
+            other => {
+                return Err(SchemaError::Unsupported(format!(
+                    "table constraint {other} on {name}"
+                )))
+            }
+        }
+    }
+    let Some(pk_names) = pk_names else {
+        return Err(SchemaError::Unsupported(format!(
+            "table {name} has no PRIMARY KEY"
+        )));
+    };
+    let find = |n: &String, cols: &[Column]| {
+        cols.iter()
+            .position(|c| &c.name == n)
+            .ok_or_else(|| SchemaError::Invalid(format!("unknown column {n:?} in a constraint of {name}")))
+    };
+    let mut pk = Vec::new();
+    for (i, n) in pk_names.iter().enumerate() {
+        let idx = find(n, &columns)?;
+        if pk.contains(&idx) {
+            return Err(SchemaError::Invalid(format!(
+                "column {n:?} repeated in the primary key of {name}"
+            )));
+        }
+        if let Some(c) = columns.get_mut(idx) {
+            c.pk_index = Some(i);
+            c.not_null = true;
+            if c.ty.dims > 0 || matches!(c.ty.base, PgType::Json | PgType::Jsonb) {
+                return Err(SchemaError::Unsupported(format!(
+                    "primary key column {name}.{n} of type {}",
+                    c.ty.base.name()
+                )));
+            }
+        }
+        pk.push(idx);
+    }
+    let uniques = unique_names
+        .iter()
+        .map(|u| u.iter().map(|n| find(n, &columns)).collect::<Result<Vec<_>, _>>())
+        .collect::<Result<Vec<_>, _>>()?;
+    for f in &fks {
+        for n in &f.columns {
+            find(n, &columns)?;
+        }
+    }
+    Ok((
+        Table {
+            name,
+            columns,
+            pk,
+            uniques,
+            fks: Vec::new(),
+        },
+        fks,
+    ))
+}
+
+/// Parse a schema file.
+pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
+    let stmts =
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SchemaError::Syntax(e.to_string()))?;
+    let mut tables: Vec<Table> = Vec::new();
+    let mut pending: Vec<(usize, Vec<PendingFk>)> = Vec::new();
+    for st in &stmts {
+        match st {
+            Statement::CreateTable(ct) => {
+                let (t, fks) = build_table(ct)?;
+                if tables.iter().any(|x| x.name == t.name) {
+                    return Err(SchemaError::Invalid(format!("table {} declared twice", t.name)));
+                }
+                pending.push((tables.len(), fks));
+                tables.push(t);
+            }
+            Statement::CreateIndex(_) => {}
+            other => {
+                let text: String = other.to_string().chars().take(80).collect();
+                return Err(SchemaError::Unsupported(format!("statement {text}")));
+            }
+        }
+    }
+    for (ti, fks) in pending {
+        let mut resolved = Vec::new();
+        for f in fks {
+            let ref_table = table_name(&f.fk.foreign_table)?;
+            let target = tables.iter().find(|t| t.name == ref_table).ok_or_else(|| {
+                SchemaError::Invalid(format!("foreign key references unknown table {ref_table}"))
+            })?;
+            let ref_columns: Vec<String> = if f.fk.referred_columns.is_empty() {
+                target
+                    .pk
+                    .iter()
+                    .filter_map(|&i| target.columns.get(i))
+                    .map(|c| c.name.clone())
+                    .collect()
+            } else {
+                f.fk.referred_columns.iter().map(ident_name).collect()
+            };
+            if ref_columns.len() != f.columns.len()
+                || ref_columns.iter().any(|c| target.column_index(c).is_none())
+            {
+                return Err(SchemaError::Invalid(format!(
+                    "foreign key to {ref_table} names unknown or mismatched columns"
+                )));
+            }
+            let table = tables
+                .get(ti)
+                .ok_or_else(|| SchemaError::Invalid("internal".into()))?;
+            let columns = f.columns.iter().filter_map(|n| table.column_index(n)).collect();
+            resolved.push(ForeignKey {
+                columns,
+                ref_table,
+                ref_columns,
+            });
+        }
+        if let Some(t) = tables.get_mut(ti) {
+            t.fks = resolved;
+        }
+    }
+    if tables.is_empty() {
+        return Err(SchemaError::Invalid("the schema file declares no table".into()));
+    }
+    Ok(Catalog { tables })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TODO: &str = include_str!("../examples/todo.sql");
+
+    #[test]
+    fn parses_the_example_schema() {
+        let c = parse_schema(TODO).unwrap();
+        let todos = c.table("todos").unwrap();
+        assert_eq!(todos.pk, vec![0]);
+        let id = &todos.columns[0];
+        assert_eq!(
+            (id.name.as_str(), id.ty.base, id.not_null, id.pk_index),
+            ("id", PgType::Int8, true, Some(0))
+        );
+        let tags = todos.columns.iter().find(|c| c.name == "tags").unwrap();
+        assert_eq!((tags.ty.base, tags.ty.dims), (PgType::Int4, 1));
+        let header: Json = serde_json::from_str(&todos.schema_header(&[0, 1])).unwrap();
+        assert_eq!(header["id"], json!({"type":"int8","not_null":true,"pk_index":0}));
+        let join = c.table("todo_labels").unwrap();
+        assert_eq!(join.pk.len(), 2);
+        assert_eq!(join.fks.len(), 2);
+        assert_eq!(join.fks[0].ref_table, "todos");
+    }
+
+    #[test]
+    fn types_and_modifiers() {
+        let (t, m) = parse_type("CHARACTER VARYING(20)").unwrap();
+        assert_eq!((t.base, t.max_len), (PgType::Varchar, Some(20)));
+        assert_eq!(m, vec![("max_length", 20)]);
+        let (t, m) = parse_type("NUMERIC(10,2)").unwrap();
+        assert_eq!(t.base, PgType::Numeric);
+        assert_eq!(m, vec![("precision", 10), ("scale", 2)]);
+        assert_eq!(parse_type("TEXT[][]").unwrap().0.dims, 2);
+        assert_eq!(
+            parse_type("TIMESTAMP WITH TIME ZONE").unwrap().0.base,
+            PgType::Timestamptz
+        );
+        assert!(parse_type("GEOMETRY").is_none());
+        assert!(parse_type("INT(").is_none());
+    }
+
+    #[test]
+    fn rejections_are_explicit() {
+        for (sql, code) in [
+            ("CREATE TABLE t (a int)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+            ("CREATE TABLE t (a geometry PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+            ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT 1)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+            ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE u (a int PRIMARY KEY REFERENCES t ON DELETE CASCADE)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+            ("CREATE TABLE t (a int PRIMARY KEY, b int REFERENCES nope(x))", "EDDY_SERVER_SCHEMA_INVALID"),
+            ("CREATE TABLE _eddy_log (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
+            ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE T (b int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
+            ("DROP TABLE t", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+            ("CREATE TABLE other.t (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+            ("CREATE TABLE t (a int PRIMARY KEY", "EDDY_SERVER_SCHEMA_SYNTAX"),
+            ("", "EDDY_SERVER_SCHEMA_INVALID"),
+        ] {
+            use eddy::ErrorCode;
+            assert_eq!(parse_schema(sql).unwrap_err().code(), code, "{sql}");
+        }
+    }
+
+    #[test]
+    fn quoted_names_keep_case() {
+        let c =
+            parse_schema(r#"CREATE TABLE "Mixed" ("Id" int8 PRIMARY KEY, "a,b" text, Plain text)"#).unwrap();
+        let t = c.table("Mixed").unwrap();
+        let names: Vec<_> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["Id", "a,b", "plain"]);
+    }
+}
