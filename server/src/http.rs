@@ -1,11 +1,8 @@
 //! HTTP routes (axum): `GET|DELETE|OPTIONS /v1/shape`, `POST /v1/tx`, `GET /v1/health`.
 //!
-//! `GET /v1/shape` offsets follow ref §0: `-1` → snapshot chunk 0 at `0_0` (never up-to-date);
-//! `0_k` → chunk k+1 at `0_(k+1)`; after the last chunk (or at `0_inf`) → the change log after
-//! the snapshot LSN, whole transactions up to `--chunk-bytes`, ending at `0_inf` when there is
-//! nothing or at the last change's `<lsn>_<op>`, with `up-to-date` when the head was reached.
-//! `now` → `[up-to-date]` at the shape's current log end. Live requests wait for a commit
-//! (or a handle drop) up to `--long-poll-ms`, then answer `[up-to-date]` at the same offset.
+//! The offset rules live in [`crate::engine`]; this file maps its steps to HTTP: headers of
+//! ref §2.1 (handle, offset, schema on non-live, cursor on live, up-to-date, has-data,
+//! cache-control, etag + `If-None-Match` → 304) and the status codes of §2.2.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,15 +14,16 @@ use axum::http::{HeaderMap, Method, Response, StatusCode};
 use axum::middleware::Next;
 use axum::routing::{get, post};
 use axum::Router;
-use eddy::protocol::{LogOffset, Message, Offset, OpOffset};
+use eddy::protocol::Offset;
 use eddy::ErrorCode;
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::encode::{self, names, set};
+use crate::engine::{self, Step};
 use crate::request::{parse_shape_request, QueryParams, ShapeRequest};
 use crate::state::{AppState, ShapeEntry};
-use crate::store::{parse_tx, LogRead};
+use crate::store::parse_tx;
 
 /// Build the router.
 pub fn router(app: Arc<AppState>) -> Router {
@@ -120,21 +118,6 @@ pub fn resolve(app: &AppState, req: &ShapeRequest) -> Result<Resolved, crate::st
     Ok(Resolved::Entry(app.get_or_create(&req.shape)?))
 }
 
-/// Drop a dead handle (truncate seen in its log) and name the replacement.
-async fn refetch(app: &Arc<AppState>, entry: &Arc<ShapeEntry>) -> Response<Body> {
-    let (a, e) = (app.clone(), entry.clone());
-    let r = blocking(move || {
-        a.drop_handles(std::slice::from_ref(&e.handle))?;
-        a.get_or_create(&e.shape).map(|n| n.handle.clone())
-    })
-    .await;
-    match r {
-        Ok(Ok(h)) => encode::must_refetch(Some(&h)),
-        Ok(Err(e)) => internal(e),
-        Err(resp) => resp,
-    }
-}
-
 async fn get_shape(
     State(app): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -174,161 +157,33 @@ async fn get_shape(
     serve(&app, &req, &entry, &headers).await
 }
 
-/// Where a non-snapshot request reads the log from, or `None` if the offset is out of bounds.
-fn log_start(entry: &ShapeEntry, off: LogOffset, head: u64) -> Option<LogOffset> {
-    if off.tx == 0 {
-        return match off.op {
-            OpOffset::At(k) if k >= entry.info.chunks => None,
-            _ => Some(LogOffset::tx_end(0)),
-        };
-    }
-    (off.tx <= head).then_some(off)
-}
-
 async fn serve(
     app: &Arc<AppState>,
     req: &ShapeRequest,
     entry: &Arc<ShapeEntry>,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let chunk = match req.offset {
-        Offset::BeforeAll => Some(0),
-        Offset::Log(LogOffset {
-            tx: 0,
-            op: OpOffset::At(k),
-        }) if k.saturating_add(1) < entry.info.chunks => Some(k + 1),
-        _ => None,
-    };
-    if let Some(i) = chunk {
-        let (a, h) = (app.clone(), entry.handle.clone());
-        return match blocking(move || a.store.chunk(&h, i)).await {
-            Ok(Ok(Some(body))) => {
-                let has_data = body != "[]";
-                let cc = if req.offset == Offset::BeforeAll {
-                    encode::CC_INITIAL
-                } else {
-                    encode::CC_NON_LIVE
-                };
-                reply(
-                    app,
-                    req,
-                    entry,
-                    headers,
-                    body,
-                    &LogOffset::new(0, i).to_string(),
-                    false,
-                    has_data,
-                    cc,
-                )
-            }
-            Ok(Ok(None)) => encode::must_refetch(None),
-            Ok(Err(e)) => internal(e),
-            Err(resp) => resp,
-        };
-    }
-    let head = match blocking({
-        let a = app.clone();
-        move || a.store.head()
-    })
-    .await
-    {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => return internal(e),
-        Err(resp) => return resp,
-    };
-    let after = match req.offset {
-        Offset::Now => LogOffset::tx_end(0),
-        Offset::Log(off) => match log_start(entry, off, head) {
-            Some(a) => a,
-            None => return out_of_bounds(app).await,
-        },
-        Offset::BeforeAll => LogOffset::tx_end(0),
-    };
     let deadline = Instant::now() + Duration::from_millis(app.config.long_poll_ms);
-    let mut rx = app.changes.subscribe();
-    loop {
-        rx.borrow_and_update();
-        if app.registry().get(&entry.handle).is_none() {
-            let h = {
-                let (a, s) = (app.clone(), entry.shape.clone());
-                blocking(move || a.get_or_create(&s).map(|e| e.handle.clone())).await
+    match engine::next(app, entry, req.offset, req.live, deadline).await {
+        Step::Batch {
+            body,
+            end,
+            up_to_date,
+            has_data,
+        } => {
+            let cc = if req.offset == Offset::BeforeAll {
+                encode::CC_INITIAL
+            } else if req.live {
+                encode::CC_LIVE
+            } else {
+                encode::CC_NON_LIVE
             };
-            return match h {
-                Ok(Ok(h)) => encode::must_refetch(Some(&h)),
-                Ok(Err(e)) => internal(e),
-                Err(resp) => resp,
-            };
+            reply(app, req, entry, headers, body, &end, up_to_date, has_data, cc)
         }
-        let max = if req.offset == Offset::Now {
-            usize::MAX
-        } else {
-            app.config.chunk_bytes
-        };
-        let (a, e) = (app.clone(), entry.clone());
-        let read = match blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return internal(e),
-            Err(resp) => return resp,
-        };
-        if read.truncated {
-            return refetch(app, entry).await;
-        }
-        if req.offset == Offset::Now {
-            let end = read.msgs.last().map_or(after, crate::store::msg_offset);
-            let body = serde_json::to_string(&[Message::up_to_date(Some(read.head))]).unwrap_or_default();
-            return reply(
-                app,
-                req,
-                entry,
-                headers,
-                body,
-                &end.to_string(),
-                true,
-                false,
-                encode::CC_NON_LIVE,
-            );
-        }
-        if !req.live || !read.msgs.is_empty() || !read.complete {
-            return log_reply(app, req, entry, headers, read, after);
-        }
-        match tokio::time::timeout_at(deadline, rx.changed()).await {
-            Ok(Ok(())) => continue,
-            _ => return log_reply(app, req, entry, headers, read, after),
-        }
+        Step::Refetch(h) => encode::must_refetch(Some(&h)),
+        Step::OutOfBounds => out_of_bounds(app).await,
+        Step::Internal(e) => internal(e),
     }
-}
-
-fn log_reply(
-    app: &Arc<AppState>,
-    req: &ShapeRequest,
-    entry: &ShapeEntry,
-    headers: &HeaderMap,
-    read: LogRead,
-    after: LogOffset,
-) -> Response<Body> {
-    let end = read.msgs.last().map_or(after, crate::store::msg_offset);
-    let has_data = !read.msgs.is_empty();
-    let mut msgs: Vec<Message> = read.msgs.into_iter().map(Message::Change).collect();
-    if read.complete {
-        msgs.push(Message::up_to_date(Some(read.head)));
-    }
-    let body = serde_json::to_string(&msgs).unwrap_or_else(|_| "[]".into());
-    let cc = if req.live {
-        encode::CC_LIVE
-    } else {
-        encode::CC_NON_LIVE
-    };
-    reply(
-        app,
-        req,
-        entry,
-        headers,
-        body,
-        &end.to_string(),
-        read.complete,
-        has_data,
-        cc,
-    )
 }
 
 async fn out_of_bounds(app: &AppState) -> Response<Body> {

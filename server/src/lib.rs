@@ -13,12 +13,14 @@
 //! - [`where_`] — `where` → allow-listed AST → predicate evaluated in Rust.
 //! - [`shape`] — definitions, keys, messages, enter/stay/leave.
 //! - [`state`] — handles registry, change signal, limits.
+//! - [`engine`] — the offset state machine shared by long-poll and WebSocket.
 //! - [`request`], [`http`], [`sse`], [`encode`] — the HTTP surface.
 
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod config;
 pub mod encode;
+pub mod engine;
 pub mod hash;
 pub mod http;
 pub mod ident;
