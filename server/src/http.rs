@@ -35,6 +35,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         )
         .route("/v1/tx", post(post_tx).options(preflight))
         .route("/v1/health", get(health))
+        .route("/v1/ws", get(crate::ws::upgrade))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(decorate))

@@ -14,7 +14,7 @@
 //! - [`shape`] — definitions, keys, messages, enter/stay/leave.
 //! - [`state`] — handles registry, change signal, limits.
 //! - [`engine`] — the offset state machine shared by long-poll and WebSocket.
-//! - [`request`], [`http`], [`sse`], [`encode`] — the HTTP surface.
+//! - [`request`], [`http`], [`sse`], [`ws`], [`encode`] — the HTTP and WebSocket surface.
 
 #![deny(missing_docs, missing_debug_implementations)]
 
@@ -33,6 +33,7 @@ pub mod store;
 pub mod time;
 pub mod types;
 pub mod where_;
+pub mod ws;
 
 use std::io::Write as _;
 use std::sync::Arc;
