@@ -4,7 +4,7 @@
 //! eddy-server --schema <file.sql> [--data <file | :memory:>] [--listen 127.0.0.1:3000]
 //!             [--chunk-bytes N] [--long-poll-ms N] [--sse-timeout-ms N] [--sse-keepalive-ms N]
 //!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N]
-//!             [--oob-wait-ms N]
+//!             [--oob-wait-ms N] [--www <dir>] [--faults <seed>:<rate>]
 //! ```
 //! Flags take `--flag value` or `--flag=value`. The server binds 127.0.0.1 unless told otherwise;
 //! port 0 picks an ephemeral port (the startup line says which).
@@ -65,10 +65,12 @@ pub const USAGE: &str =
   --max-where-bytes N   where clause limit (default 8192)
   --max-live N          concurrent live requests before 503 (default 1000)
   --max-ops N           operations per POST /v1/tx (default 10000)
-  --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)";
+  --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)
+  --www <dir>           serve static files from <dir> for paths outside /v1/
+  --faults <seed>:<rate> inject faults into that fraction of GET /v1/shape (off by default)";
 
 /// Server settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Schema file.
     pub schema: PathBuf,
@@ -94,6 +96,10 @@ pub struct Config {
     pub max_ops: usize,
     /// Delay before an out-of-bounds 400.
     pub oob_wait_ms: u64,
+    /// Static file directory.
+    pub www: Option<PathBuf>,
+    /// Fault injection.
+    pub faults: Option<crate::faults::FaultSpec>,
 }
 
 impl Config {
@@ -112,6 +118,8 @@ impl Config {
             max_live: 1000,
             max_ops: 10_000,
             oob_wait_ms: 0,
+            www: None,
+            faults: None,
         }
     }
 
@@ -141,6 +149,8 @@ impl Config {
                 "--max-live",
                 "--max-ops",
                 "--oob-wait-ms",
+                "--www",
+                "--faults",
             ];
             if !known.contains(&flag.as_str()) {
                 return Err(ConfigError::UnknownFlag(flag));
@@ -163,6 +173,16 @@ impl Config {
             match flag.as_str() {
                 "--schema" => schema = Some(PathBuf::from(&value)),
                 "--data" => cfg.data = value.clone(),
+                "--www" => cfg.www = Some(PathBuf::from(&value)),
+                "--faults" => {
+                    cfg.faults = Some(crate::faults::FaultSpec::parse(&value).ok_or(
+                        ConfigError::InvalidValue {
+                            flag: flag.clone(),
+                            value: value.clone(),
+                            reason: "expected <seed>:<rate> with 0 <= rate <= 1",
+                        },
+                    )?)
+                }
                 "--listen" => {
                     cfg.listen = value.parse().map_err(|_| ConfigError::InvalidValue {
                         flag: flag.clone(),

@@ -31,7 +31,13 @@ pub fn router(app: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/v1/shape",
-            get(get_shape).delete(delete_shape).options(preflight),
+            get(get_shape)
+                .delete(delete_shape)
+                .options(preflight)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    crate::faults::layer,
+                )),
         )
         .route("/v1/tx", post(post_tx).options(preflight))
         .route("/v1/health", get(health))
@@ -68,9 +74,14 @@ async fn health() -> Response<Body> {
     )
 }
 
-async fn not_found(method: Method) -> Response<Body> {
+async fn not_found(State(app): State<Arc<AppState>>, method: Method, uri: axum::http::Uri) -> Response<Body> {
     if method == Method::OPTIONS {
         return preflight().await;
+    }
+    if let Some(root) = &app.config.www {
+        if (method == Method::GET || method == Method::HEAD) && !uri.path().starts_with("/v1/") {
+            return crate::www::serve(root, uri.path()).await;
+        }
     }
     encode::error(StatusCode::NOT_FOUND, "Not found", &[])
 }

@@ -15,12 +15,14 @@
 //! - [`state`] — handles registry, change signal, limits.
 //! - [`engine`] — the offset state machine shared by long-poll and WebSocket.
 //! - [`request`], [`http`], [`sse`], [`ws`], [`encode`] — the HTTP and WebSocket surface.
+//! - [`faults`] — optional fault injection; [`www`] — optional static files.
 
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod config;
 pub mod encode;
 pub mod engine;
+pub mod faults;
 pub mod hash;
 pub mod http;
 pub mod ident;
@@ -34,6 +36,7 @@ pub mod time;
 pub mod types;
 pub mod where_;
 pub mod ws;
+pub mod www;
 
 use std::io::Write as _;
 use std::sync::Arc;

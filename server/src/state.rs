@@ -94,6 +94,8 @@ pub struct AppState {
     pub changes: watch::Sender<u64>,
     /// Live requests in flight.
     pub live: AtomicUsize,
+    /// Requests seen by the fault layer.
+    pub fault_counter: crate::faults::FaultCounter,
     /// Makes empty responses' etags unique.
     pub etag_seq: AtomicU64,
     rng: AtomicU64,
@@ -112,6 +114,7 @@ impl AppState {
             registry: Mutex::new(Registry::default()),
             changes: watch::channel(0).0,
             live: AtomicUsize::new(0),
+            fault_counter: crate::faults::FaultCounter::default(),
             etag_seq: AtomicU64::new(0),
             rng: AtomicU64::new(seed),
         };

@@ -147,6 +147,27 @@ impl Server {
         }
     }
 
+    /// GET `path?query`, returning transport failures (including a body cut mid-way) as `Err`.
+    pub fn try_get(&self, path_and_query: &str) -> Result<Resp, String> {
+        let mut resp = self
+            .agent
+            .get(format!("{}{path_and_query}", self.base))
+            .call()
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
     /// GET `path?query`.
     pub fn get(&self, path_and_query: &str) -> Resp {
         Self::finish(self.agent.get(format!("{}{path_and_query}", self.base)).call())
