@@ -22,6 +22,10 @@ fn until_up_to_date(r: &mut dyn BufRead) -> (Vec<Json>, usize) {
         let l = line.trim_end_matches('\n');
         if let Some(data) = l.strip_prefix("data: ") {
             let m: Json = serde_json::from_str(data).expect("one JSON object per event");
+            assert!(
+                eddy::protocol::parse_event(data.as_bytes()).is_ok(),
+                "the eddy core parses {data}"
+            );
             assert!(m.is_object());
             let done = m["headers"]["control"] == "up-to-date";
             msgs.push(m);

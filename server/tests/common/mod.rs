@@ -60,9 +60,12 @@ impl Resp {
     pub fn json(&self) -> Json {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
     }
-    /// The body as a message array.
+    /// The body as a message array (also checked to parse with the eddy core's parser).
     pub fn msgs(&self) -> Vec<Json> {
+        let parsed = eddy::protocol::parse_body(self.body.as_bytes())
+            .unwrap_or_else(|e| panic!("the eddy core cannot parse {:?}: {e}", self.body));
         match self.json() {
+            Json::Array(a) if a.len() == parsed.len() => a,
             Json::Array(a) => a,
             other => panic!("expected an array, got {other}"),
         }
