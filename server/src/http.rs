@@ -24,6 +24,7 @@ use crate::engine::{self, Step};
 use crate::request::{parse_shape_request, QueryParams, ShapeRequest};
 use crate::state::{AppState, ShapeEntry};
 use crate::store::parse_tx;
+use crate::subset::{Subset, SubsetParams};
 
 /// Build the router.
 pub fn router(app: Arc<AppState>) -> Router {
@@ -32,6 +33,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route(
             "/v1/shape",
             get(get_shape)
+                .post(post_shape)
                 .delete(delete_shape)
                 .options(preflight)
                 .route_layer(axum::middleware::from_fn_with_state(
@@ -107,6 +109,60 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+async fn post_shape(
+    State(app): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Response<Body> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return encode::error(e.status(), "Invalid request body", &[("body", e.body_text())]),
+    };
+    let q = QueryParams::parse(q.as_deref());
+    let req = match parse_shape_request(&q, app.store.catalog(), app.def_limits()) {
+        Ok(r) => r,
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    };
+    match SubsetParams::from_body(&body) {
+        Ok(sp) => subset_response(&app, req, sp).await,
+        Err((field, msg)) => encode::bad_request(field, msg),
+    }
+}
+
+/// Answer a subset snapshot request (ref §3.5).
+async fn subset_response(app: &Arc<AppState>, req: ShapeRequest, sp: SubsetParams) -> Response<Body> {
+    let subset = match Subset::compile(&sp, &req.shape, app.config.max_where_bytes) {
+        Ok(s) => s,
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    };
+    let (a, r) = (app.clone(), req.clone());
+    let entry = match blocking(move || resolve(&a, &r)).await {
+        Ok(Ok(Resolved::Entry(e))) => e,
+        Ok(Ok(Resolved::Conflict(h))) => return encode::must_refetch(Some(&h)),
+        Ok(Err(e)) => return internal(e),
+        Err(resp) => return resp,
+    };
+    let (a, e) = (app.clone(), entry.clone());
+    let (rows, head, next_txid) = match blocking(move || a.store.table_rows(&e.shape.table)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return internal(e),
+        Err(resp) => return resp,
+    };
+    let rows = subset.select(&entry.shape, rows);
+    let mark = app
+        .snapshot_mark
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    let body = crate::subset::body(&entry.shape, &rows, mark, next_txid, head);
+    let mut r = encode::json_response(StatusCode::OK, body, encode::CC_NO_CACHE);
+    let h = r.headers_mut();
+    set(h, names::HANDLE, &entry.handle);
+    set(h, names::OFFSET, &req.offset_text);
+    set(h, names::SCHEMA, &entry.shape.schema_header());
+    set(h, "electric-snapshot", "true");
+    r
+}
+
 /// Which shape a request talks to, or the 409 it gets.
 #[derive(Debug)]
 pub enum Resolved {
@@ -140,6 +196,11 @@ async fn get_shape(
         Ok(r) => r,
         Err((field, msg)) => return encode::bad_request(field, msg),
     };
+    match SubsetParams::from_query(&q) {
+        Ok(Some(sp)) => return subset_response(&app, req, sp).await,
+        Ok(None) => {}
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    }
     let guard = if req.live {
         match app.try_live() {
             Some(g) => Some(g),

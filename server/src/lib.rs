@@ -11,7 +11,7 @@
 //! - [`types`], [`time`] — canonical Postgres text for values.
 //! - [`store`] — SQLite: user tables, the change log, persisted snapshots; the write API.
 //! - [`where_`] — `where` → allow-listed AST → predicate evaluated in Rust.
-//! - [`shape`] — definitions, keys, messages, enter/stay/leave.
+//! - [`shape`] — definitions, keys, messages, enter/stay/leave; [`subset`] — subset snapshots.
 //! - [`state`] — handles registry, change signal, limits.
 //! - [`engine`] — the offset state machine shared by long-poll and WebSocket.
 //! - [`request`], [`http`], [`sse`], [`ws`], [`encode`] — the HTTP and WebSocket surface.
@@ -32,6 +32,7 @@ pub mod shape;
 pub mod sse;
 pub mod state;
 pub mod store;
+pub mod subset;
 pub mod time;
 pub mod types;
 pub mod where_;

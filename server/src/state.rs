@@ -96,6 +96,8 @@ pub struct AppState {
     pub live: AtomicUsize,
     /// Requests seen by the fault layer.
     pub fault_counter: crate::faults::FaultCounter,
+    /// Last subset snapshot mark handed out.
+    pub snapshot_mark: AtomicU64,
     /// Makes empty responses' etags unique.
     pub etag_seq: AtomicU64,
     rng: AtomicU64,
@@ -115,6 +117,7 @@ impl AppState {
             changes: watch::channel(0).0,
             live: AtomicUsize::new(0),
             fault_counter: crate::faults::FaultCounter::default(),
+            snapshot_mark: AtomicU64::new(0),
             etag_seq: AtomicU64::new(0),
             rng: AtomicU64::new(seed),
         };

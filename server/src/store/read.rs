@@ -116,6 +116,24 @@ impl Store {
         })
     }
 
+    /// Every current row of `table` in storage order, with the head LSN and the next
+    /// transaction id, read atomically (for subset snapshots).
+    pub fn table_rows(&self, table: &crate::schema::Table) -> Result<(Vec<Row>, u64, u64), StoreError> {
+        let conn = self.lock();
+        let head = head_lsn(&conn)?;
+        let next_txid = super::meta_u64(&conn, "next_txid")?;
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY rowid",
+            select_cols(table),
+            quote_ident(&table.name)
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([], |r| row_from_sql(table, r))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, head, next_txid))
+    }
+
     /// The encoded body (a JSON array) of snapshot chunk `i` of `handle`.
     pub fn chunk(&self, handle: &str, i: u64) -> Result<Option<String>, StoreError> {
         let conn = self.lock();
