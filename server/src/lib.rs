@@ -82,7 +82,7 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError 
 }
 
 /// Load the schema and data file, bind, print `eddy-server listening on http://<addr>` and
-/// serve until Ctrl-C.
+/// serve until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let sql = std::fs::read_to_string(&config.schema)
         .map_err(io(format!("reading {}", config.schema.display())))?;
@@ -98,10 +98,32 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         let _ = writeln!(out, "eddy-server listening on http://{addr}");
         let _ = out.flush();
     }
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(io("serving"))
+    // Live requests and SSE streams may be held for a minute, so a signal stops the server at
+    // once instead of draining them; SQLite commits are atomic, so nothing is lost.
+    tokio::select! {
+        r = axum::serve(listener, http::router(state)) => r.map_err(io("serving")),
+        _ = shutdown_signal() => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -106,3 +106,25 @@ fn cli_errors_exit_2() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("--schema"));
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_even_with_a_live_request_open() {
+    let mut s = Server::start(&["--long-poll-ms", "60000"]);
+    let (handle, offset, _, _) = sync(&s, &[("table", "todos")]);
+    let (head, _stream) = s.sse(&[
+        ("table", "todos"),
+        ("offset", &offset),
+        ("handle", &handle),
+        ("live", "true"),
+        ("live_sse", "true"),
+    ]);
+    assert_eq!(head.status, 200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &s.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = s.wait();
+    assert_eq!(code, Some(0), "clean exit on SIGTERM");
+}
