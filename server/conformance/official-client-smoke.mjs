@@ -31,7 +31,8 @@ async function run(liveSse) {
   await waitFor(shape, r => r.some(x => x.title === 'after-rotate-'+liveSse), 'after rotate');
   console.log(liveSse ? 'SSE' : 'LP', 'final', shape.currentRows.map(r => `${r.id}:${r.title}`).join(','), 'errors', errors, 'handle', stream.shapeHandle);
   if (errors.length) throw new Error('stream errors: ' + errors.join('; '));
-  if (typeof rows0[0]?.id !== 'bigint' || rows0[0]?.done !== false || rows0[0]?.meta?.x !== 1) throw new Error('typed values not parsed as expected');
+  const one = rows0.find(r => r.id === 1n);
+  if (!one || one.done !== false || one.meta?.x !== 1 || one.tags?.[1] !== 2) throw new Error('typed values not parsed as expected');
   stream.unsubscribeAll();
 }
 await run(false);
