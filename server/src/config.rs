@@ -3,7 +3,7 @@
 //! ```text
 //! eddy-server --schema <file.sql> [--data <file | :memory:>] [--listen 127.0.0.1:3000]
 //!             [--chunk-bytes N] [--long-poll-ms N] [--sse-timeout-ms N] [--sse-keepalive-ms N]
-//!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N]
+//!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N] [--max-shapes N]
 //!             [--oob-wait-ms N] [--www <dir>] [--faults <seed>:<rate>]
 //! ```
 //! Flags take `--flag value` or `--flag=value`. The server binds 127.0.0.1 unless told otherwise;
@@ -65,6 +65,7 @@ pub const USAGE: &str =
   --max-where-bytes N   where clause limit (default 8192)
   --max-live N          concurrent live requests before 503 (default 1000)
   --max-ops N           operations per POST /v1/tx (default 10000)
+  --max-shapes N        shapes kept before the oldest is evicted (default 1000)
   --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)
   --www <dir>           serve static files from <dir> for paths outside /v1/
   --faults <seed>:<rate> inject faults into that fraction of GET /v1/shape (off by default)";
@@ -94,6 +95,8 @@ pub struct Config {
     pub max_live: usize,
     /// Ops per transaction.
     pub max_ops: usize,
+    /// Materialised shapes before the oldest is evicted.
+    pub max_shapes: usize,
     /// Delay before an out-of-bounds 400.
     pub oob_wait_ms: u64,
     /// Static file directory.
@@ -117,6 +120,7 @@ impl Config {
             max_where_bytes: 8192,
             max_live: 1000,
             max_ops: 10_000,
+            max_shapes: 1000,
             oob_wait_ms: 0,
             www: None,
             faults: None,
@@ -148,6 +152,7 @@ impl Config {
                 "--max-where-bytes",
                 "--max-live",
                 "--max-ops",
+                "--max-shapes",
                 "--oob-wait-ms",
                 "--www",
                 "--faults",
@@ -198,6 +203,7 @@ impl Config {
                 "--max-where-bytes" => cfg.max_where_bytes = num("expected a positive integer")? as usize,
                 "--max-live" => cfg.max_live = num("expected a positive integer")? as usize,
                 "--max-ops" => cfg.max_ops = num("expected a positive integer")? as usize,
+                "--max-shapes" => cfg.max_shapes = num("expected a positive integer")? as usize,
                 "--oob-wait-ms" => {
                     cfg.oob_wait_ms = value.parse().map_err(|_| ConfigError::InvalidValue {
                         flag: flag.clone(),

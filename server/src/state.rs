@@ -5,7 +5,8 @@
 //! `<hash>-<microsecond timestamp>` and never reused (timestamps strictly increase). Rotating
 //! (DELETE) or truncating drops handles; requests with a dropped handle get 409 and the
 //! definition's new handle. On startup, handles persisted in the data file are loaded back
-//! with their snapshots, so a restarted server resumes them.
+//! with their snapshots, so a restarted server resumes them. At most `--max-shapes` handles
+//! exist; creating one more evicts the oldest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -199,6 +200,24 @@ impl AppState {
         let mut reg = self.registry();
         if let Some(e) = reg.current(&shape.def) {
             return Ok(e);
+        }
+        // Bound the number of materialised shapes: evict the oldest (its clients get 409 and
+        // refetch), as Electric's shape cleanup would.
+        while reg.by_handle.len() >= self.config.max_shapes {
+            let oldest = reg
+                .by_handle
+                .keys()
+                .min_by_key(|h| {
+                    h.rsplit('-')
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(0)
+                })
+                .cloned();
+            let Some(h) = oldest else { break };
+            reg.remove(&h);
+            self.store.drop_shape(&h)?;
+            self.notify();
         }
         let handle = reg.new_handle(&shape.def);
         let info = self

@@ -533,3 +533,16 @@ fn live_connection_limit_answers_503_with_retry_after() {
         200
     );
 }
+
+#[test]
+fn the_oldest_shape_is_evicted_beyond_max_shapes() {
+    let s = Server::start(&["--max-shapes", "2"]);
+    let (h1, o1, _, _) = sync(&s, &[T]);
+    let (h2, o2, _, _) = sync(&s, &[T, ("where", "done")]);
+    let (_h3, _, _, _) = sync(&s, &[T, ("where", "NOT done")]);
+    let r = s.shape(&[T, ("offset", &o1), ("handle", &h1)]);
+    assert_eq!(r.status, 409, "the oldest shape was evicted");
+    // Re-creating the first evicted the second.
+    let r = s.shape(&[T, ("where", "done"), ("offset", &o2), ("handle", &h2)]);
+    assert_eq!(r.status, 409);
+}
