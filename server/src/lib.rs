@@ -23,6 +23,8 @@ pub mod config;
 pub mod encode;
 pub mod engine;
 pub mod faults;
+#[cfg(test)]
+mod fuzz;
 pub mod hash;
 pub mod http;
 pub mod ident;

@@ -134,7 +134,7 @@ fn parse_zone(z: &str) -> Option<i64> {
         b'-' => -1,
         _ => return None,
     };
-    let body = &z[1..];
+    let body = z.get(1..).filter(|b| b.is_ascii())?;
     let (h, m) = match body.len() {
         2 => (num(body, 2)?, 0),
         4 => (num(&body[..2], 2)?, num(&body[2..], 2)?),
@@ -172,6 +172,10 @@ mod tests {
             "2024-01-01T00:00:00+99",
             "2024-01-01T00:00:00.Z",
             "２０２４-01-01T00:00",
+            "2024-01-01T00:00:00+aé1",
+            "2024-01-01T00:00:00+éé",
+            "2024-01-01Té0:00:00",
+            "2024-01-01T00:00:00.é",
         ] {
             assert_eq!(p(bad), None, "{bad}");
         }
