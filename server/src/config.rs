@@ -4,7 +4,7 @@
 //! eddy-server --schema <file.sql> [--data <file | :memory:>] [--listen 127.0.0.1:3000]
 //!             [--chunk-bytes N] [--long-poll-ms N] [--sse-timeout-ms N] [--sse-keepalive-ms N]
 //!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N] [--max-shapes N]
-//!             [--oob-wait-ms N] [--www <dir>] [--faults <seed>:<rate>]
+//!             [--oob-wait-ms N] [--www <dir>] [--faults <seed>:<rate>] [--log-requests]
 //! ```
 //! Flags take `--flag value` or `--flag=value`. The server binds 127.0.0.1 unless told otherwise;
 //! port 0 picks an ephemeral port (the startup line says which).
@@ -68,7 +68,8 @@ pub const USAGE: &str =
   --max-shapes N        shapes kept before the oldest is evicted (default 1000)
   --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)
   --www <dir>           serve static files from <dir> for paths outside /v1/
-  --faults <seed>:<rate> inject faults into that fraction of GET /v1/shape (off by default)";
+  --faults <seed>:<rate> inject faults into that fraction of GET /v1/shape (off by default)
+  --log-requests        log one line per request to stderr";
 
 /// Server settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +104,8 @@ pub struct Config {
     pub www: Option<PathBuf>,
     /// Fault injection.
     pub faults: Option<crate::faults::FaultSpec>,
+    /// Log one line per request to stderr.
+    pub log_requests: bool,
 }
 
 impl Config {
@@ -124,6 +127,7 @@ impl Config {
             oob_wait_ms: 0,
             www: None,
             faults: None,
+            log_requests: false,
         }
     }
 
@@ -135,6 +139,10 @@ impl Config {
         while let Some(arg) = it.next() {
             if arg == "--help" || arg == "-h" {
                 return Err(ConfigError::Help);
+            }
+            if arg == "--log-requests" {
+                cfg.log_requests = true;
+                continue;
             }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -245,6 +253,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!((c.chunk_bytes, c.long_poll_ms), (100, 500));
+        assert!(!c.log_requests);
+        assert!(parse(&["--log-requests", "--schema", "s"]).unwrap().log_requests);
     }
 
     #[test]

@@ -46,14 +46,18 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/v1/ws", get(crate::ws::upgrade))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(decorate))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), decorate))
         .with_state(app)
 }
 
-async fn decorate(req: Request, next: Next) -> Response<Body> {
+async fn decorate(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response<Body> {
     let origin = req.headers().get("origin").cloned();
+    let log = app.config.log_requests.then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
     let mut resp = next.run(req).await;
     encode::decorate(resp.headers_mut(), origin.as_ref());
+    if let Some((method, uri, start)) = log {
+        eprintln!("eddy-server: {method} {uri} {} {}ms", resp.status().as_u16(), start.elapsed().as_millis());
+    }
     resp
 }
 
