@@ -52,11 +52,18 @@ pub fn router(app: Arc<AppState>) -> Router {
 
 async fn decorate(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response<Body> {
     let origin = req.headers().get("origin").cloned();
-    let log = app.config.log_requests.then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
+    let log = app
+        .config
+        .log_requests
+        .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
     let mut resp = next.run(req).await;
     encode::decorate(resp.headers_mut(), origin.as_ref());
     if let Some((method, uri, start)) = log {
-        eprintln!("eddy-server: {method} {uri} {} {}ms", resp.status().as_u16(), start.elapsed().as_millis());
+        eprintln!(
+            "eddy-server: {method} {uri} {} {}ms",
+            resp.status().as_u16(),
+            start.elapsed().as_millis()
+        );
     }
     resp
 }

@@ -461,6 +461,24 @@ fn cors_health_and_unknown_routes() {
     let r = s.get("/nope");
     assert_eq!(r.status, 404);
     assert!(r.json()["message"].is_string());
+    // Preflight.
+    let r = s.options(
+        "/v1/shape?table=todos&offset=-1",
+        &[
+            ("origin", "http://example.test"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(r.h("access-control-allow-origin"), "http://example.test");
+    assert!(r.h("access-control-allow-headers").contains("if-none-match"));
+    assert!(r.h("access-control-allow-methods").contains("GET"));
+    assert_eq!(s.options("/v1/tx", &[]).status, 204);
+    // HEAD answers the GET headers without a body.
+    let r = s.head(&format!("/v1/shape?{}", common::query(&[T, ("offset", "-1")])));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.h("electric-offset"), "0_0");
+    assert_eq!(r.body, "");
 }
 
 #[test]

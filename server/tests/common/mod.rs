@@ -185,6 +185,20 @@ impl Server {
         Self::finish(req.call())
     }
 
+    /// OPTIONS (CORS preflight) with extra headers.
+    pub fn options(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.agent.options(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::finish(req.call())
+    }
+
+    /// HEAD a path.
+    pub fn head(&self, path_and_query: &str) -> Resp {
+        Self::finish(self.agent.head(format!("{}{path_and_query}", self.base)).call())
+    }
+
     /// GET /v1/shape with query pairs.
     pub fn shape(&self, pairs: &[(&str, &str)]) -> Resp {
         self.get(&format!("/v1/shape?{}", query(pairs)))
