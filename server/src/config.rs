@@ -5,6 +5,7 @@
 //!             [--chunk-bytes N] [--long-poll-ms N] [--sse-timeout-ms N] [--sse-keepalive-ms N]
 //!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N] [--max-shapes N]
 //!             [--oob-wait-ms N] [--www <dir>] [--faults <seed>:<rate>] [--log-requests]
+//!             [--secret <s>] [--seed <file.json>]
 //! ```
 //! Flags take `--flag value` or `--flag=value`. The server binds 127.0.0.1 unless told otherwise;
 //! port 0 picks an ephemeral port (the startup line says which).
@@ -69,7 +70,9 @@ pub const USAGE: &str =
   --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)
   --www <dir>           serve static files from <dir> for paths outside /v1/
   --faults <seed>:<rate> inject faults into that fraction of GET /v1/shape (off by default)
-  --log-requests        log one line per request to stderr";
+  --log-requests        log one line per request to stderr
+  --secret <s>          require ?secret=<s> (or api_secret) on /v1/ requests except health
+  --seed <file.json>    apply this {\"ops\":[...]} transaction once when the store is empty";
 
 /// Server settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +109,10 @@ pub struct Config {
     pub faults: Option<crate::faults::FaultSpec>,
     /// Log one line per request to stderr.
     pub log_requests: bool,
+    /// Shared secret required as `secret` (or `api_secret`) on `/v1/` requests.
+    pub secret: Option<String>,
+    /// A `{"ops":[...]}` file applied once to an empty store at startup.
+    pub seed: Option<PathBuf>,
 }
 
 impl Config {
@@ -128,6 +135,8 @@ impl Config {
             www: None,
             faults: None,
             log_requests: false,
+            secret: None,
+            seed: None,
         }
     }
 
@@ -164,6 +173,8 @@ impl Config {
                 "--oob-wait-ms",
                 "--www",
                 "--faults",
+                "--secret",
+                "--seed",
             ];
             if !known.contains(&flag.as_str()) {
                 return Err(ConfigError::UnknownFlag(flag));
@@ -187,6 +198,17 @@ impl Config {
                 "--schema" => schema = Some(PathBuf::from(&value)),
                 "--data" => cfg.data = value.clone(),
                 "--www" => cfg.www = Some(PathBuf::from(&value)),
+                "--seed" => cfg.seed = Some(PathBuf::from(&value)),
+                "--secret" => {
+                    if value.is_empty() {
+                        return Err(ConfigError::InvalidValue {
+                            flag: flag.clone(),
+                            value: value.clone(),
+                            reason: "must not be empty",
+                        });
+                    }
+                    cfg.secret = Some(value.clone())
+                }
                 "--faults" => {
                     cfg.faults = Some(crate::faults::FaultSpec::parse(&value).ok_or(
                         ConfigError::InvalidValue {

@@ -56,7 +56,11 @@ async fn decorate(State(app): State<Arc<AppState>>, req: Request, next: Next) ->
         .config
         .log_requests
         .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
-    let mut resp = next.run(req).await;
+    let mut resp = if authorized(&app, &req) {
+        next.run(req).await
+    } else {
+        encode::error(StatusCode::UNAUTHORIZED, "Unauthorized - Invalid API secret", &[])
+    };
     encode::decorate(resp.headers_mut(), origin.as_ref());
     if let Some((method, uri, start)) = log {
         eprintln!(
@@ -66,6 +70,20 @@ async fn decorate(State(app): State<Arc<AppState>>, req: Request, next: Next) ->
         );
     }
     resp
+}
+
+/// With `--secret`, every `/v1/` request except health and preflights must carry it as
+/// `secret` (or the deprecated `api_secret`), as with Electric's `ELECTRIC_SECRET`.
+fn authorized(app: &AppState, req: &Request) -> bool {
+    let Some(secret) = &app.config.secret else {
+        return true;
+    };
+    let path = req.uri().path();
+    if !path.starts_with("/v1/") || path == "/v1/health" || req.method() == Method::OPTIONS {
+        return true;
+    }
+    let q = QueryParams::parse(req.uri().query());
+    q.get("secret").or_else(|| q.get("api_secret")) == Some(secret.as_str())
 }
 
 async fn preflight() -> Response<Body> {

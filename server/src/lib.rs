@@ -63,6 +63,9 @@ pub enum ServerError {
     /// The data file could not be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The `--seed` transaction was refused.
+    #[error("seed file: {0}")]
+    Seed(store::TxError),
 }
 
 impl eddy::ErrorCode for ServerError {
@@ -71,6 +74,7 @@ impl eddy::ErrorCode for ServerError {
             ServerError::Io { .. } => "EDDY_SERVER_IO",
             ServerError::Schema(e) => e.code(),
             ServerError::Store(e) => e.code(),
+            ServerError::Seed(e) => e.code(),
         }
     }
     fn family(&self) -> &'static str {
@@ -90,6 +94,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .map_err(io(format!("reading {}", config.schema.display())))?;
     let catalog = Arc::new(schema::parse_schema(&sql)?);
     let store = store::Store::open(&config.data, catalog)?;
+    if let Some(seed) = &config.seed {
+        if store.head()? == store::FIRST_LSN - 1 {
+            let body = std::fs::read(seed).map_err(io(format!("reading {}", seed.display())))?;
+            let ops = store::parse_tx(&body, usize::MAX).map_err(ServerError::Seed)?;
+            store.apply(&ops).map_err(ServerError::Seed)?;
+        }
+    }
     let state = Arc::new(state::AppState::new(config.clone(), store)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -99,3 +99,81 @@ fn faults_are_injected_and_a_retrying_client_still_converges() {
         assert_eq!(s.get("/v1/health").status, 200);
     }
 }
+
+#[test]
+fn secret_is_required_on_the_api_but_not_on_health_or_preflight() {
+    let s = Server::start(&["--secret", "s3cret"]);
+    let r = s.shape(&[("table", "todos"), ("offset", "-1")]);
+    assert_eq!(r.status, 401);
+    assert!(r.json()["message"].is_string());
+    assert_eq!(
+        s.shape(&[("table", "todos"), ("offset", "-1"), ("secret", "wrong")])
+            .status,
+        401
+    );
+    assert_eq!(
+        s.shape(&[("table", "todos"), ("offset", "-1"), ("secret", "s3cret")])
+            .status,
+        200
+    );
+    assert_eq!(
+        s.shape(&[("table", "todos"), ("offset", "-1"), ("api_secret", "s3cret")])
+            .status,
+        200
+    );
+    assert_eq!(
+        s.tx(&json!({"ops":[{"op":"truncate","table":"todos"}]})).status,
+        401
+    );
+    let r = s.post_raw(
+        "/v1/tx?secret=s3cret",
+        br#"{"ops":[{"op":"truncate","table":"todos"}]}"#.to_vec(),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(s.get("/v1/health").status, 200);
+    assert_eq!(s.options("/v1/shape", &[]).status, 204);
+}
+
+#[test]
+fn seed_file_is_applied_once_to_an_empty_store() {
+    let seed = temp_path("seed.json");
+    std::fs::write(
+        &seed,
+        r#"{"ops":[{"op":"insert","table":"labels","row":{"id":1,"name":"seeded"}}]}"#,
+    )
+    .unwrap();
+    let data = temp_path("seed.db");
+    let data_s = data.to_string_lossy().into_owned();
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = vec![
+            "--schema".into(),
+            common::todo_schema().to_string_lossy().into_owned(),
+            "--data".into(),
+            data_s.clone(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--seed".into(),
+            seed.to_string_lossy().into_owned(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    {
+        let s = Server::start_args(&args(&[]));
+        let (_, _, msgs, _) = common::sync(&s, &[("table", "labels")]);
+        assert_eq!(msgs.len(), 1);
+    }
+    // Restarting on the same (no longer empty) data file does not apply it again.
+    let s = Server::start_args(&args(&[]));
+    let (_, _, msgs, _) = common::sync(&s, &[("table", "labels")]);
+    assert_eq!(msgs.len(), 1);
+    drop(s);
+    for p in [
+        seed.to_string_lossy().into_owned(),
+        data_s.clone(),
+        format!("{data_s}-wal"),
+        format!("{data_s}-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+}
