@@ -120,11 +120,23 @@ pub async fn next(
         },
         Offset::Now | Offset::BeforeAll => LogOffset::tx_end(0),
     };
-    let max = if offset == Offset::Now {
-        usize::MAX
-    } else {
-        app.config.chunk_bytes
-    };
+    if offset == Offset::Now {
+        let (a, e) = (app.clone(), entry.clone());
+        let (last, truncated, head) =
+            tri!(blocking(move || a.store.log_end(&e.shape, e.info.snapshot_lsn)).await);
+        if truncated {
+            return refetch(app, entry, true).await;
+        }
+        let body = serde_json::to_string(&[Message::up_to_date(Some(head))]).unwrap_or_default();
+        let end = last.unwrap_or(LogOffset::tx_end(0)).to_string();
+        return Step::Batch {
+            body,
+            end,
+            up_to_date: true,
+            has_data: false,
+        };
+    }
+    let max = app.config.chunk_bytes;
     let mut rx = app.changes.subscribe();
     loop {
         rx.borrow_and_update();
@@ -135,16 +147,6 @@ pub async fn next(
         let read = tri!(blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await);
         if read.truncated {
             return refetch(app, entry, true).await;
-        }
-        if offset == Offset::Now {
-            let end = read.msgs.last().map_or(after, crate::store::msg_offset);
-            let body = serde_json::to_string(&[Message::up_to_date(Some(read.head))]).unwrap_or_default();
-            return Step::Batch {
-                body,
-                end: end.to_string(),
-                up_to_date: true,
-                has_data: false,
-            };
         }
         let waiting = live && read.msgs.is_empty() && read.complete;
         if waiting {
