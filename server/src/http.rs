@@ -1,4 +1,6 @@
-//! HTTP routes (axum): `GET|DELETE|OPTIONS /v1/shape`, `POST /v1/tx`, `GET /v1/health`.
+//! HTTP routes (axum): `GET|POST|DELETE|OPTIONS /v1/shape`, `POST /v1/tx`, `GET /v1/health`,
+//! `GET /v1/ws` ([`crate::ws`]), static files ([`crate::www`]) as the fallback; CORS, the
+//! `--secret` check and request logging in one middleware.
 //!
 //! The offset rules live in [`crate::engine`]; this file maps its steps to HTTP: headers of
 //! ref §2.1 (handle, offset, schema on non-live, cursor on live, up-to-date, has-data,
@@ -118,6 +120,7 @@ async fn not_found(State(app): State<Arc<AppState>>, method: Method, uri: axum::
 }
 
 fn internal(e: impl std::fmt::Display) -> Response<Body> {
+    eprintln!("eddy-server: internal error: {e}");
     encode::error(
         StatusCode::INTERNAL_SERVER_ERROR,
         &format!("Internal error: {e}"),
