@@ -7,6 +7,7 @@ use common::{sync, temp_path, Server};
 use serde_json::{json, Value as Json};
 
 const SCHEMA: &str = r#"
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy days');
 CREATE TABLE matrix (
     id        int8 PRIMARY KEY,
     i2        int2,
@@ -28,7 +29,9 @@ CREATE TABLE matrix (
     by        bytea,
     ints      int4[],
     texts     text[][],
-    "Quoted, Name" text
+    "Quoted, Name" text,
+    m         mood,
+    ms        mood[]
 );
 "#;
 
@@ -53,7 +56,8 @@ fn values_are_postgres_text_and_the_schema_header_names_types() {
         "b": true, "j": {"k": [1, 2]}, "jb": {"b": null, "a": [true, 1.5]},
         "ts": "2024-02-29T23:59:59.123456", "tstz": "2024-01-01T00:30:00+01:00", "d": "2024-12-31",
         "u": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "by": "\\xDEADbeef",
-        "ints": [1, null, -3], "texts": [["a", "NULL"], [null, "b,c"]], "Quoted, Name": "q"
+        "ints": [1, null, -3], "texts": [["a", "NULL"], [null, "b,c"]], "Quoted, Name": "q",
+        "m": "ok", "ms": ["happy days", null, "sad"]
     }},{"op":"insert","table":"matrix","row":{"id": 2, "i4": 0, "f8": "NaN", "f4": "Infinity", "i8": 9223372036854775807i64}}]}));
     let (_, _, msgs, _) = sync(&s, &[("table", "matrix")]);
     let v = &msgs[0]["value"];
@@ -63,7 +67,8 @@ fn values_are_postgres_text_and_the_schema_header_names_types() {
         "b": "t", "j": "{\"k\":[1,2]}", "jb": "{\"a\": [true, 1.5], \"b\": null}",
         "ts": "2024-02-29 23:59:59.123456", "tstz": "2023-12-31 23:30:00+00", "d": "2024-12-31",
         "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "by": "\\xdeadbeef",
-        "ints": "{1,NULL,-3}", "texts": "{{a,\"NULL\"},{NULL,\"b,c\"}}", "Quoted, Name": "q"
+        "ints": "{1,NULL,-3}", "texts": "{{a,\"NULL\"},{NULL,\"b,c\"}}", "Quoted, Name": "q",
+        "m": "ok", "ms": "{\"happy days\",NULL,sad}"
     });
     assert_eq!(v, &expect);
     let v2 = &msgs[1]["value"];
@@ -83,6 +88,11 @@ fn values_are_postgres_text_and_the_schema_header_names_types() {
     assert_eq!(schema["tstz"], json!({"type":"timestamptz","precision":3}));
     assert_eq!(schema["texts"], json!({"type":"text","dims":2}));
     assert_eq!(schema["Quoted, Name"], json!({"type":"text"}));
+    assert_eq!(schema["m"], json!({"type":"mood"}));
+    assert_eq!(schema["ms"], json!({"type":"mood","dims":1}));
+    // Enums support equality and IN; ordering comparisons are refused.
+    let r = s.shape(&[("table", "matrix"), ("offset", "-1"), ("where", "m < 'ok'")]);
+    assert_eq!(r.status, 400);
 
     // Quoted column names with comma/quote/space work in `columns` and `where`.
     let (_, _, msgs, _) = sync(
@@ -110,6 +120,9 @@ fn values_are_postgres_text_and_the_schema_header_names_types() {
         ("b", 1),
         ("NOT b", 0),
         ("b IS NULL", 1),
+        ("m = 'ok'", 1),
+        ("m IN ('sad', 'happy days')", 0),
+        ("m::text LIKE 'o%'", 1),
     ] {
         let (_, _, msgs, _) = sync(&s, &[("table", "matrix"), ("where", w)]);
         assert_eq!(msgs.len(), n, "{w}");
@@ -137,6 +150,9 @@ fn out_of_range_and_malformed_values_are_type_errors() {
         ("ints", json!([1, [2]])),
         ("texts", json!(["a", "b"])),
         ("t", json!(["x"])),
+        ("m", json!("meh")),
+        ("m", json!(1)),
+        ("ms", json!(["ok", "meh"])),
     ] {
         let mut row = json!({"id": 5, "i4": 1});
         row[col] = val.clone();

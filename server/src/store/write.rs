@@ -232,9 +232,29 @@ fn convert(t: &Table, values: &Map<String, Json>, at: &str) -> Result<Vec<(usize
             field: format!("{at}.{name}"),
             message: e.to_string(),
         })?;
+        if !c.labels.is_empty() && !labels_ok(v, &c.labels) {
+            return Err(TxError::TypeMismatch {
+                field: format!("{at}.{name}"),
+                message: format!(
+                    "invalid input value for enum {}: expected one of {:?}",
+                    c.udt.as_deref().unwrap_or("enum"),
+                    c.labels
+                ),
+            });
+        }
         out.push((i, text));
     }
     Ok(out)
+}
+
+/// Every string in `v` (a label or a nested array of them) is one of `labels`.
+fn labels_ok(v: &Json, labels: &[String]) -> bool {
+    match v {
+        Json::String(s) => labels.iter().any(|l| l == s),
+        Json::Array(items) => items.iter().all(|i| labels_ok(i, labels)),
+        Json::Null => true,
+        _ => false,
+    }
 }
 
 /// Primary-key values (canonical text) from converted values.

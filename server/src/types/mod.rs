@@ -49,6 +49,8 @@ pub enum PgType {
     Uuid,
     /// `bytea` (hex output, `\x...`).
     Bytea,
+    /// A user-defined enum (its name and labels live on the column).
+    Enum,
 }
 
 /// How values of a type compare in a `where` clause.
@@ -113,6 +115,7 @@ impl PgType {
             PgType::Date => "date",
             PgType::Uuid => "uuid",
             PgType::Bytea => "bytea",
+            PgType::Enum => "enum",
         }
     }
 
@@ -129,7 +132,8 @@ impl PgType {
             | PgType::Timestamp
             | PgType::Date => Category::Text,
             PgType::Bool => Category::Bool,
-            PgType::Json | PgType::Jsonb | PgType::Bytea => Category::Opaque,
+            // Enums compare by declaration order in Postgres; only equality is offered here.
+            PgType::Json | PgType::Jsonb | PgType::Bytea | PgType::Enum => Category::Opaque,
         }
     }
 }
@@ -329,6 +333,11 @@ fn scalar_text(ty: &ColType, v: &Json) -> Result<String, ValueError> {
                 _ => Err(bad(t, format!("{s:?} is not a boolean"))),
             },
             other => Err(bad(t, format!("expected a boolean, got {}", kind(other)))),
+        },
+        PgType::Enum => match v {
+            // Membership in the enum's labels is checked by the caller, which knows them.
+            Json::String(s) if !s.contains('\0') => Ok(s.clone()),
+            other => Err(bad(t, format!("expected a label string, got {}", kind(other)))),
         },
         PgType::Json => Ok(v.to_string()),
         PgType::Jsonb => {

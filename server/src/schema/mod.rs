@@ -1,7 +1,8 @@
 //! The schema file: `CREATE TABLE` statements (Postgres dialect) → tables the store creates and
 //! shapes describe in their `electric-schema` header.
 //!
-//! Supported: column types of [`crate::types::PgType`] (and arrays of them), `NOT NULL`,
+//! Supported: column types of [`crate::types::PgType`] (and arrays of them), enum types
+//! declared with `CREATE TYPE name AS ENUM (...)` before their use, `NOT NULL`,
 //! `PRIMARY KEY` (column or table constraint; every table needs one), `UNIQUE`, and
 //! `REFERENCES` / `FOREIGN KEY` without cascading actions (a cascade would change rows without
 //! a logged operation). `CREATE INDEX` is accepted and ignored. Anything else is an error naming
@@ -12,7 +13,7 @@
 use serde_json::{json, Map, Value as Json};
 use sqlparser::ast::{
     ColumnOption, CreateTable, Expr, ForeignKeyConstraint, Ident, IndexColumn, ObjectName, ObjectNamePart,
-    ReferentialAction, Statement, TableConstraint,
+    ReferentialAction, Statement, TableConstraint, UserDefinedTypeRepresentation,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -59,6 +60,10 @@ pub struct Column {
     pub pk_index: Option<usize>,
     /// Type modifiers for the schema header (`precision`, `scale`, `max_length`, `length`).
     pub modifiers: Vec<(&'static str, u32)>,
+    /// The user-defined type name (enums), sent as the header's `type`.
+    pub udt: Option<String>,
+    /// The enum's labels, in declaration order (empty for other types).
+    pub labels: Vec<String>,
 }
 
 /// A foreign key: `columns` of this table reference `ref_columns` of `ref_table`.
@@ -99,7 +104,7 @@ impl Table {
         for &i in cols {
             let Some(c) = self.columns.get(i) else { continue };
             let mut o = Map::new();
-            o.insert("type".into(), json!(c.ty.base.name()));
+            o.insert("type".into(), json!(c.udt.as_deref().unwrap_or(c.ty.base.name())));
             if c.ty.dims > 0 {
                 o.insert("dims".into(), json!(c.ty.dims));
             }
@@ -139,9 +144,11 @@ impl Catalog {
             s.push('(');
             for c in &t.columns {
                 s.push_str(&format!(
-                    "{}:{}[{}]{:?}{},",
+                    "{}:{}{:?}{:?}[{}]{:?}{},",
                     c.name,
                     c.ty.base.name(),
+                    c.udt,
+                    c.labels,
                     c.ty.dims,
                     c.ty.max_len,
                     c.not_null
@@ -266,7 +273,34 @@ fn check_actions(fk: &ForeignKeyConstraint) -> Result<(), SchemaError> {
     Ok(())
 }
 
-fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError> {
+/// An enum type: name and labels.
+type EnumType = (String, Vec<String>);
+
+/// A column type naming a declared enum (`mood`, `"Mood"`, `mood[]`).
+fn enum_type(display: &str, enums: &[EnumType]) -> Option<(ColType, String, Vec<String>)> {
+    let mut s = display.trim();
+    let mut dims = 0;
+    while let Some(rest) = s.strip_suffix("[]") {
+        s = rest.trim_end();
+        dims += 1;
+    }
+    let name = match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+        Some(q) => q.replace("\"\"", "\""),
+        None => s.to_lowercase(),
+    };
+    let (n, labels) = enums.iter().find(|(n, _)| *n == name)?;
+    Some((
+        ColType {
+            base: PgType::Enum,
+            dims,
+            max_len: None,
+        },
+        n.clone(),
+        labels.clone(),
+    ))
+}
+
+fn build_table(ct: &CreateTable, enums: &[EnumType]) -> Result<(Table, Vec<PendingFk>), SchemaError> {
     let name = table_name(&ct.name)?;
     if name.starts_with("_eddy") || name.is_empty() {
         return Err(SchemaError::Invalid(format!("table name {name:?} is reserved")));
@@ -283,14 +317,23 @@ fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError>
             )));
         }
         let display = cd.data_type.to_string();
-        let (ty, modifiers) = parse_type(&display)
-            .ok_or_else(|| SchemaError::Unsupported(format!("type {display} of column {name}.{cname}")))?;
+        let (ty, modifiers, udt, labels) = match (parse_type(&display), enum_type(&display, enums)) {
+            (_, Some((ty, n, labels))) => (ty, Vec::new(), Some(n), labels),
+            (Some((ty, m)), None) => (ty, m, None, Vec::new()),
+            (None, None) => {
+                return Err(SchemaError::Unsupported(format!(
+                    "type {display} of column {name}.{cname}"
+                )))
+            }
+        };
         let mut col = Column {
             name: cname.clone(),
             ty,
             not_null: false,
             pk_index: None,
             modifiers,
+            udt,
+            labels,
         };
         for opt in &cd.options {
             match &opt.option {
@@ -399,11 +442,25 @@ pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
     let stmts =
         Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SchemaError::Syntax(e.to_string()))?;
     let mut tables: Vec<Table> = Vec::new();
+    let mut enums: Vec<EnumType> = Vec::new();
     let mut pending: Vec<(usize, Vec<PendingFk>)> = Vec::new();
     for st in &stmts {
         match st {
+            Statement::CreateType {
+                name,
+                representation: Some(UserDefinedTypeRepresentation::Enum { labels }),
+            } => {
+                let n = table_name(name)?;
+                let labels: Vec<String> = labels.iter().map(|l| l.value.clone()).collect();
+                if enums.iter().any(|(e, _)| *e == n) || labels.is_empty() {
+                    return Err(SchemaError::Invalid(format!(
+                        "enum {n} declared twice or without labels"
+                    )));
+                }
+                enums.push((n, labels));
+            }
             Statement::CreateTable(ct) => {
-                let (t, fks) = build_table(ct)?;
+                let (t, fks) = build_table(ct, &enums)?;
                 if tables.iter().any(|x| x.name == t.name) {
                     return Err(SchemaError::Invalid(format!("table {} declared twice", t.name)));
                 }
@@ -462,74 +519,4 @@ pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TODO: &str = include_str!("../examples/todo.sql");
-
-    #[test]
-    fn parses_the_example_schema() {
-        let c = parse_schema(TODO).unwrap();
-        let todos = c.table("todos").unwrap();
-        assert_eq!(todos.pk, vec![0]);
-        let id = &todos.columns[0];
-        assert_eq!(
-            (id.name.as_str(), id.ty.base, id.not_null, id.pk_index),
-            ("id", PgType::Int8, true, Some(0))
-        );
-        let tags = todos.columns.iter().find(|c| c.name == "tags").unwrap();
-        assert_eq!((tags.ty.base, tags.ty.dims), (PgType::Int4, 1));
-        let header: Json = serde_json::from_str(&todos.schema_header(&[0, 1])).unwrap();
-        assert_eq!(header["id"], json!({"type":"int8","not_null":true,"pk_index":0}));
-        let join = c.table("todo_labels").unwrap();
-        assert_eq!(join.pk.len(), 2);
-        assert_eq!(join.fks.len(), 2);
-        assert_eq!(join.fks[0].ref_table, "todos");
-    }
-
-    #[test]
-    fn types_and_modifiers() {
-        let (t, m) = parse_type("CHARACTER VARYING(20)").unwrap();
-        assert_eq!((t.base, t.max_len), (PgType::Varchar, Some(20)));
-        assert_eq!(m, vec![("max_length", 20)]);
-        let (t, m) = parse_type("NUMERIC(10,2)").unwrap();
-        assert_eq!(t.base, PgType::Numeric);
-        assert_eq!(m, vec![("precision", 10), ("scale", 2)]);
-        assert_eq!(parse_type("TEXT[][]").unwrap().0.dims, 2);
-        assert_eq!(
-            parse_type("TIMESTAMP WITH TIME ZONE").unwrap().0.base,
-            PgType::Timestamptz
-        );
-        assert!(parse_type("GEOMETRY").is_none());
-        assert!(parse_type("INT(").is_none());
-    }
-
-    #[test]
-    fn rejections_are_explicit() {
-        for (sql, code) in [
-            ("CREATE TABLE t (a int)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a geometry PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT 1)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE u (a int PRIMARY KEY REFERENCES t ON DELETE CASCADE)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY, b int REFERENCES nope(x))", "EDDY_SERVER_SCHEMA_INVALID"),
-            ("CREATE TABLE _eddy_log (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
-            ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE T (b int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
-            ("DROP TABLE t", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE other.t (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY", "EDDY_SERVER_SCHEMA_SYNTAX"),
-            ("", "EDDY_SERVER_SCHEMA_INVALID"),
-        ] {
-            use eddy::ErrorCode;
-            assert_eq!(parse_schema(sql).unwrap_err().code(), code, "{sql}");
-        }
-    }
-
-    #[test]
-    fn quoted_names_keep_case() {
-        let c =
-            parse_schema(r#"CREATE TABLE "Mixed" ("Id" int8 PRIMARY KEY, "a,b" text, Plain text)"#).unwrap();
-        let t = c.table("Mixed").unwrap();
-        let names: Vec<_> = t.columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, vec!["Id", "a,b", "plain"]);
-    }
-}
+mod tests;
