@@ -57,6 +57,23 @@ fn split_date(s: &str) -> Option<(i64, i64, i64)> {
     Some((y, m, d))
 }
 
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (for `DEFAULT now()`).
+pub fn now_iso() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, m, day) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60,
+        d.subsec_micros()
+    )
+}
+
 /// Validate `YYYY-MM-DD` and return it.
 pub fn parse_date(s: &str) -> Option<String> {
     let s = s.trim();
@@ -179,6 +196,13 @@ mod tests {
         ] {
             assert_eq!(p(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn now_is_a_valid_timestamp() {
+        let n = now_iso();
+        assert!(parse_timestamp(&n, true).is_some(), "{n}");
+        assert!(parse_date(&n[..10]).is_some());
     }
 
     #[test]

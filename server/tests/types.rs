@@ -31,7 +31,10 @@ CREATE TABLE matrix (
     texts     text[][],
     "Quoted, Name" text,
     m         mood,
-    ms        mood[]
+    ms        mood[],
+    dn        int4 DEFAULT 7,
+    dt        timestamptz DEFAULT now(),
+    dd        date DEFAULT CURRENT_DATE
 );
 "#;
 
@@ -57,10 +60,19 @@ fn values_are_postgres_text_and_the_schema_header_names_types() {
         "ts": "2024-02-29T23:59:59.123456", "tstz": "2024-01-01T00:30:00+01:00", "d": "2024-12-31",
         "u": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "by": "\\xDEADbeef",
         "ints": [1, null, -3], "texts": [["a", "NULL"], [null, "b,c"]], "Quoted, Name": "q",
-        "m": "ok", "ms": ["happy days", null, "sad"]
+        "m": "ok", "ms": ["happy days", null, "sad"], "dn": null
     }},{"op":"insert","table":"matrix","row":{"id": 2, "i4": 0, "f8": "NaN", "f4": "Infinity", "i8": 9223372036854775807i64}}]}));
     let (_, _, msgs, _) = sync(&s, &[("table", "matrix")]);
-    let v = &msgs[0]["value"];
+    let mut v = msgs[0]["value"].clone();
+    // Defaults: an explicit null stays null; omitted columns get their DEFAULT.
+    assert_eq!(v["dn"], Json::Null);
+    let dt = v["dt"].as_str().expect("DEFAULT now()").to_string();
+    assert!(dt.ends_with("+00") && dt.len() >= 22, "{dt}");
+    assert_eq!(v["dd"].as_str().unwrap(), &dt[..10]);
+    for k in ["dn", "dt", "dd"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    let v = &v;
     let expect = json!({
         "id": "1", "i2": "-32768", "i4": "2147483647", "i8": "-9223372036854775808",
         "f4": "1.5", "f8": "-Infinity", "num": "12.50", "t": "hé \"quoted\" \\ /", "vc": "abcde", "ch": "x  ",
@@ -77,6 +89,7 @@ fn values_are_postgres_text_and_the_schema_header_names_types() {
         (Some("NaN"), Some("Infinity"), Some("9223372036854775807"))
     );
     assert_eq!(v2["t"], Json::Null);
+    assert_eq!(v2["dn"], "7");
 
     let r = s.shape(&[("table", "matrix"), ("offset", "-1")]);
     let schema: Json = serde_json::from_str(r.h("electric-schema")).unwrap();

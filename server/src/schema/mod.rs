@@ -3,7 +3,8 @@
 //!
 //! Supported: column types of [`crate::types::PgType`] (and arrays of them), enum types
 //! declared with `CREATE TYPE name AS ENUM (...)` before their use, `NOT NULL`,
-//! `PRIMARY KEY` (column or table constraint; every table needs one), `UNIQUE`, and
+//! `PRIMARY KEY` (column or table constraint; every table needs one), `UNIQUE`, `DEFAULT`
+//! (constants, `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`), and
 //! `REFERENCES` / `FOREIGN KEY` without cascading actions (a cascade would change rows without
 //! a logged operation). `CREATE INDEX` is accepted and ignored. Anything else is an error naming
 //! the statement, so a schema never silently means something else here than in Postgres.
@@ -64,6 +65,61 @@ pub struct Column {
     pub udt: Option<String>,
     /// The enum's labels, in declaration order (empty for other types).
     pub labels: Vec<String>,
+    /// `DEFAULT`, applied when an insert omits the column.
+    pub default: Option<DefaultValue>,
+}
+
+/// A column default: a constant, or the transaction's time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    /// A literal, as the JSON value the write API would have received.
+    Literal(Json),
+    /// `now()` / `CURRENT_TIMESTAMP` (timestamp columns).
+    Now,
+    /// `CURRENT_DATE` (date columns).
+    CurrentDate,
+}
+
+/// A `DEFAULT` expression as a [`DefaultValue`]: literals (optionally cast), `now()`,
+/// `CURRENT_TIMESTAMP`, `CURRENT_DATE`.
+fn default_value(e: &Expr, ty: &ColType) -> Option<DefaultValue> {
+    use sqlparser::ast::{UnaryOperator, Value};
+    let lit = match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => serde_json::from_str::<Json>(n)
+                .ok()
+                .or_else(|| Some(Json::String(n.clone())))?,
+            Value::SingleQuotedString(s) => {
+                // A string default for a json/array column is that column's text, parsed.
+                if ty.dims > 0 || matches!(ty.base, PgType::Json | PgType::Jsonb) {
+                    serde_json::from_str(s).ok()?
+                } else {
+                    Json::String(s.clone())
+                }
+            }
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::Null => Json::Null,
+            _ => return None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match default_value(expr, ty)? {
+            DefaultValue::Literal(Json::Number(n)) => serde_json::from_str(&format!("-{n}")).ok()?,
+            _ => return None,
+        },
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => return default_value(expr, ty),
+        Expr::Function(f) => {
+            return match f.name.to_string().to_lowercase().as_str() {
+                "now" | "current_timestamp" | "transaction_timestamp" => Some(DefaultValue::Now),
+                "current_date" => Some(DefaultValue::CurrentDate),
+                _ => None,
+            }
+        }
+        _ => return None,
+    };
+    crate::types::to_text(ty, &lit).ok()?;
+    Some(DefaultValue::Literal(lit))
 }
 
 /// A foreign key: `columns` of this table reference `ref_columns` of `ref_table`.
@@ -148,7 +204,7 @@ impl Catalog {
                     c.name,
                     c.ty.base.name(),
                     c.udt,
-                    c.labels,
+                    (&c.labels, &c.default),
                     c.ty.dims,
                     c.ty.max_len,
                     c.not_null
@@ -334,6 +390,7 @@ fn build_table(ct: &CreateTable, enums: &[EnumType]) -> Result<(Table, Vec<Pendi
             modifiers,
             udt,
             labels,
+            default: None,
         };
         for opt in &cd.options {
             match &opt.option {
@@ -345,6 +402,26 @@ fn build_table(ct: &CreateTable, enums: &[EnumType]) -> Result<(Table, Vec<Pendi
                     }
                 }
                 ColumnOption::Unique(_) => unique_names.push(vec![cname.clone()]),
+                ColumnOption::Default(e) => {
+                    let d = default_value(e, &col.ty).ok_or_else(|| {
+                        SchemaError::Unsupported(format!(
+                            "DEFAULT {e} on {name}.{cname} (constants, now(), CURRENT_TIMESTAMP and CURRENT_DATE are supported)"
+                        ))
+                    })?;
+                    let fits = match d {
+                        DefaultValue::Literal(_) => true,
+                        DefaultValue::Now => {
+                            matches!(col.ty.base, PgType::Timestamptz | PgType::Timestamp) && col.ty.dims == 0
+                        }
+                        DefaultValue::CurrentDate => col.ty.base == PgType::Date && col.ty.dims == 0,
+                    };
+                    if !fits {
+                        return Err(SchemaError::Invalid(format!(
+                            "DEFAULT {e} does not fit the type of {name}.{cname}"
+                        )));
+                    }
+                    col.default = Some(d);
+                }
                 ColumnOption::ForeignKey(fk) => {
                     check_actions(fk)?;
                     fks.push(PendingFk {

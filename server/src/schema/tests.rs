@@ -44,7 +44,9 @@ fn rejections_are_explicit() {
     for (sql, code) in [
         ("CREATE TABLE t (a int)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
         ("CREATE TABLE t (a geometry PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-        ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT 1)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+        ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT random())", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+        ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT 'x')", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+        ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT now())", "EDDY_SERVER_SCHEMA_INVALID"),
         ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE u (a int PRIMARY KEY REFERENCES t ON DELETE CASCADE)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
         ("CREATE TABLE t (a int PRIMARY KEY, b int REFERENCES nope(x))", "EDDY_SERVER_SCHEMA_INVALID"),
         ("CREATE TABLE _eddy_log (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
@@ -89,4 +91,26 @@ fn enums_are_declared_then_used() {
         "CREATE TYPE m AS ENUM ('a'); CREATE TYPE m AS ENUM ('b'); CREATE TABLE t (id int8 PRIMARY KEY);"
     )
     .is_err());
+}
+
+#[test]
+fn defaults() {
+    let c = parse_schema(
+        "CREATE TABLE t (id int8 PRIMARY KEY, n int4 DEFAULT -5, t text DEFAULT 'x', b bool DEFAULT false, \
+         j jsonb DEFAULT '{}'::jsonb, a int4[] DEFAULT '[]', at timestamptz DEFAULT now(), \
+         c timestamp DEFAULT CURRENT_TIMESTAMP, d date DEFAULT CURRENT_DATE, z text DEFAULT NULL)",
+    )
+    .unwrap();
+    let t = c.table("t").unwrap();
+    let d: Vec<_> = t.columns.iter().map(|c| c.default.clone()).collect();
+    assert_eq!(d[0], None);
+    assert_eq!(d[1], Some(DefaultValue::Literal(json!(-5))));
+    assert_eq!(d[2], Some(DefaultValue::Literal(json!("x"))));
+    assert_eq!(d[3], Some(DefaultValue::Literal(json!(false))));
+    assert_eq!(d[4], Some(DefaultValue::Literal(json!({}))));
+    assert_eq!(d[5], Some(DefaultValue::Literal(json!([]))));
+    assert_eq!(d[6], Some(DefaultValue::Now));
+    assert_eq!(d[7], Some(DefaultValue::Now));
+    assert_eq!(d[8], Some(DefaultValue::CurrentDate));
+    assert_eq!(d[9], Some(DefaultValue::Literal(Json::Null)));
 }

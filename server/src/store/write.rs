@@ -247,6 +247,34 @@ fn convert(t: &Table, values: &Map<String, Json>, at: &str) -> Result<Vec<(usize
     Ok(out)
 }
 
+/// What every op of one transaction shares.
+struct TxCtx {
+    lsn: u64,
+    txid: u64,
+    /// The transaction's time (`DEFAULT now()`).
+    now: String,
+}
+
+/// Add the `DEFAULT` of every column an insert omitted (`now` is the transaction's time).
+fn apply_defaults(t: &Table, vals: &mut Vec<(usize, Option<String>)>, now: &str) -> Result<(), TxError> {
+    use crate::schema::DefaultValue;
+    for (i, c) in t.columns.iter().enumerate() {
+        let Some(d) = &c.default else { continue };
+        if vals.iter().any(|(j, _)| *j == i) {
+            continue;
+        }
+        let v = match d {
+            DefaultValue::Literal(v) => v.clone(),
+            DefaultValue::Now => Json::String(now.to_string()),
+            DefaultValue::CurrentDate => Json::String(now.get(..10).unwrap_or(now).to_string()),
+        };
+        let text =
+            to_text(&c.ty, &v).map_err(|e| TxError::Internal(format!("default of {}: {e}", c.name)))?;
+        vals.push((i, text));
+    }
+    Ok(())
+}
+
 /// Every string in `v` (a label or a nested array of them) is one of `labels`.
 fn labels_ok(v: &Json, labels: &[String]) -> bool {
     match v {
@@ -397,10 +425,10 @@ fn apply_op(
     catalog: &Catalog,
     op: &TxOp,
     i: usize,
-    lsn: u64,
-    txid: u64,
+    ctx: &TxCtx,
     pos: &mut u64,
 ) -> Result<(), TxError> {
+    let (lsn, txid, now) = (ctx.lsn, ctx.txid, ctx.now.as_str());
     let t = catalog.table(&op.table).ok_or_else(|| TxError::UnknownTable {
         field: format!("ops[{i}].table"),
         table: op.table.clone(),
@@ -418,7 +446,8 @@ fn apply_op(
     let mut width = 1;
     match op.kind {
         TxOpKind::Insert => {
-            let vals = convert(t, &op.row, &at)?;
+            let mut vals = convert(t, &op.row, &at)?;
+            apply_defaults(t, &mut vals, now)?;
             pk_of(t, &vals, &at)?;
             let row = full_row(t, &Row::new(), &vals);
             not_null_check(t, &row, &at)?;
@@ -503,10 +532,15 @@ impl Store {
         let lsn = head_lsn(&tx)? + 1;
         let txid = meta_u64(&tx, "next_txid")?;
         let mut pos = 0u64;
+        let ctx = TxCtx {
+            lsn,
+            txid,
+            now: crate::time::now_iso(),
+        };
         let mut tables: Vec<String> = Vec::new();
         let mut truncated = Vec::new();
         for (i, op) in ops.iter().enumerate() {
-            apply_op(&tx, &self.catalog, op, i, lsn, txid, &mut pos)?;
+            apply_op(&tx, &self.catalog, op, i, &ctx, &mut pos)?;
             if !tables.contains(&op.table) {
                 tables.push(op.table.clone());
             }
