@@ -296,10 +296,9 @@ fn scalar_text(ty: &ColType, v: &Json) -> Result<String, ValueError> {
                 Json::String(s) => s.trim().to_string(),
                 other => return Err(bad(t, format!("expected a number, got {}", kind(other)))),
             };
-            if s == "NaN" || is_decimal(&s) {
-                Ok(s)
-            } else {
-                Err(bad(t, format!("{s:?} is not a decimal number")))
+            match s.as_str() {
+                "NaN" | "Infinity" | "-Infinity" => Ok(s),
+                _ => numeric_text(&s).ok_or_else(|| bad(t, format!("{s:?} is not a decimal number"))),
             }
         }
         PgType::Text | PgType::Varchar | PgType::Bpchar => {
@@ -429,6 +428,51 @@ pub fn is_decimal(s: &str) -> bool {
         !e.is_empty() && digits(e)
     });
     !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac) && exp_ok
+}
+
+/// Postgres numeric output of a decimal: exponent applied, leading zeros dropped, the scale
+/// (digits after the point) kept as written (`1.50` stays `1.50`, `1.5e1` is `15`, `1e-2` is
+/// `0.01`, `-0.0` is `0.0`).
+pub fn numeric_text(s: &str) -> Option<String> {
+    if !is_decimal(s) {
+        return None;
+    }
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (body.get(..i)?, body.get(i + 1..)?.parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    if exp.abs() > 1000 {
+        return None;
+    }
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = format!("{int}{frac}");
+    let mut scale = frac.len() as i64 - exp;
+    if scale < 0 {
+        digits.extend(std::iter::repeat_n('0', (-scale) as usize));
+        scale = 0;
+    }
+    let scale = scale as usize;
+    if digits.len() <= scale {
+        digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
+    }
+    let (ip, fp) = digits.split_at(digits.len() - scale);
+    let ip = ip.trim_start_matches('0');
+    let ip = if ip.is_empty() { "0" } else { ip };
+    let zero = ip == "0" && fp.bytes().all(|b| b == b'0');
+    let mut out = String::with_capacity(digits.len() + 2);
+    if neg && !zero {
+        out.push('-');
+    }
+    out.push_str(ip);
+    if !fp.is_empty() {
+        out.push('.');
+        out.push_str(fp);
+    }
+    Some(out)
 }
 
 /// Postgres float output (shortest round-trip digits, `extra_float_digits=1`).

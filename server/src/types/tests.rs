@@ -100,3 +100,32 @@ fn arrays_are_postgres_literals() {
     );
     assert!(to_text(&txt2, &json!([["a"], ["b", "c"]])).is_err());
 }
+
+#[test]
+fn numeric_is_canonical_like_postgres() {
+    for (input, out) in [
+        ("1.50", "1.50"),
+        ("0012.30", "12.30"),
+        ("1e2", "100"),
+        ("1.5e1", "15"),
+        ("1.50e1", "15.0"),
+        ("1e-2", "0.01"),
+        ("-0.0", "0.0"),
+        ("-0", "0"),
+        (".5", "0.5"),
+        ("5.", "5"),
+        ("+7", "7"),
+        ("-12.5E-1", "-1.25"),
+        ("123456789012345678901234567890", "123456789012345678901234567890"),
+    ] {
+        assert_eq!(numeric_text(input).as_deref(), Some(out), "{input}");
+    }
+    for bad in ["", ".", "e1", "1e", "1.2.3", "--1", "1e99999", "abc"] {
+        assert_eq!(numeric_text(bad), None, "{bad:?}");
+    }
+    assert_eq!(t(PgType::Numeric, json!(2.5)).unwrap().unwrap(), "2.5");
+    assert_eq!(
+        t(PgType::Numeric, json!("Infinity")).unwrap().unwrap(),
+        "Infinity"
+    );
+}
