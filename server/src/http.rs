@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::encode::{self, names, set};
 use crate::engine::{self, Step};
 use crate::request::{parse_shape_request, QueryParams, ShapeRequest};
-use crate::state::{AppState, ShapeEntry};
+use crate::state::{AppState, Resolved, ShapeEntry};
 use crate::store::parse_tx;
 use crate::subset::{Subset, SubsetParams};
 
@@ -195,27 +195,9 @@ async fn subset_response(app: &Arc<AppState>, req: ShapeRequest, sp: SubsetParam
     r
 }
 
-/// Which shape a request talks to, or the 409 it gets.
-#[derive(Debug)]
-pub enum Resolved {
-    /// The request's handle (or the definition's current one for `-1`/`now`).
-    Entry(Arc<ShapeEntry>),
-    /// Unknown, rotated or mismatched handle: refetch with this one.
-    Conflict(String),
-}
-
 /// Find (or create) the shape for a request.
-pub fn resolve(app: &AppState, req: &ShapeRequest) -> Result<Resolved, crate::store::StoreError> {
-    if let Some(h) = &req.handle {
-        let found = app.registry().get(h);
-        if let Some(e) = found {
-            if e.shape.def == req.shape.def {
-                return Ok(Resolved::Entry(e));
-            }
-        }
-        return Ok(Resolved::Conflict(app.get_or_create(&req.shape)?.handle.clone()));
-    }
-    Ok(Resolved::Entry(app.get_or_create(&req.shape)?))
+fn resolve(app: &AppState, req: &ShapeRequest) -> Result<Resolved, crate::store::StoreError> {
+    app.resolve(&req.shape, req.handle.as_deref())
 }
 
 async fn get_shape(

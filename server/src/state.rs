@@ -31,6 +31,15 @@ pub struct ShapeEntry {
     pub info: SnapshotInfo,
 }
 
+/// Which shape a request talks to, or the 409 it gets.
+#[derive(Debug)]
+pub enum Resolved {
+    /// The request's handle (or the definition's current one when none was given).
+    Entry(Arc<ShapeEntry>),
+    /// Unknown, rotated or mismatched handle: refetch with this one.
+    Conflict(String),
+}
+
 /// Handles by definition and by id.
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -230,6 +239,20 @@ impl AppState {
         });
         reg.insert(e.clone());
         Ok(e)
+    }
+
+    /// The shape a request names: with a `handle` it must exist and match the definition
+    /// (else 409 with the definition's current handle); without one (offset `-1`/`now`) the
+    /// definition's current shape, created if needed.
+    pub fn resolve(&self, shape: &Shape, handle: Option<&str>) -> Result<Resolved, StoreError> {
+        if let Some(h) = handle {
+            let found = self.registry().get(h);
+            if let Some(e) = found.filter(|e| e.shape.def == shape.def) {
+                return Ok(Resolved::Entry(e));
+            }
+            return Ok(Resolved::Conflict(self.get_or_create(shape)?.handle.clone()));
+        }
+        Ok(Resolved::Entry(self.get_or_create(shape)?))
     }
 
     /// Drop handles (rotation, truncate) and wake live requests.

@@ -24,7 +24,7 @@ use crate::encode;
 use crate::engine::{self, Step};
 use crate::ident::quote_ident;
 use crate::shape::{DefParams, Shape};
-use crate::state::{AppState, LiveGuard};
+use crate::state::{AppState, LiveGuard, Resolved};
 
 /// Subscriptions one socket may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
@@ -259,20 +259,11 @@ async fn run(
     handle: Option<String>,
     out: mpsc::Sender<String>,
 ) {
-    let req = crate::request::ShapeRequest {
-        offset,
-        offset_text: offset.to_string(),
-        handle,
-        live: false,
-        sse: false,
-        cursor: None,
-        shape,
-    };
     let a = app.clone();
-    let resolved = crate::http::blocking(move || crate::http::resolve(&a, &req)).await;
+    let resolved = crate::http::blocking(move || a.resolve(&shape, handle.as_deref())).await;
     let entry = match resolved {
-        Ok(Ok(crate::http::Resolved::Entry(e))) => e,
-        Ok(Ok(crate::http::Resolved::Conflict(h))) => {
+        Ok(Ok(Resolved::Entry(e))) => e,
+        Ok(Ok(Resolved::Conflict(h))) => {
             let _ = out
                 .send(json!({"type": "must-refetch", "id": id, "handle": h}).to_string())
                 .await;
