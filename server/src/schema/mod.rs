@@ -3,7 +3,7 @@
 //!
 //! Supported: column types of [`crate::types::PgType`] (and arrays of them), enum types
 //! declared with `CREATE TYPE name AS ENUM (...)` before their use, `NOT NULL`,
-//! `PRIMARY KEY` (column or table constraint; every table needs one), `UNIQUE`, `DEFAULT`
+//! `PRIMARY KEY` (column or table constraint; without one, all columns identify a row), `UNIQUE`, `DEFAULT`
 //! (constants, `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`), and
 //! `REFERENCES` / `FOREIGN KEY` without cascading actions (a cascade would change rows without
 //! a logged operation). `CREATE INDEX` is accepted and ignored. Anything else is an error naming
@@ -463,11 +463,8 @@ fn build_table(ct: &CreateTable, enums: &[EnumType]) -> Result<(Table, Vec<Pendi
             }
         }
     }
-    let Some(pk_names) = pk_names else {
-        return Err(SchemaError::Unsupported(format!(
-            "table {name} has no PRIMARY KEY"
-        )));
-    };
+    // A table without a primary key is identified by all its columns (ref §3.1 keys).
+    let pk_names = pk_names.unwrap_or_default();
     let find = |n: &String, cols: &[Column]| {
         cols.iter()
             .position(|c| &c.name == n)
@@ -568,6 +565,23 @@ pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
             } else {
                 f.fk.referred_columns.iter().map(ident_name).collect()
             };
+            let ref_idx: Vec<usize> = ref_columns
+                .iter()
+                .filter_map(|c| target.column_index(c))
+                .collect();
+            let mut sorted = ref_idx.clone();
+            sorted.sort_unstable();
+            let unique_target = !sorted.is_empty()
+                && std::iter::once(&target.pk).chain(target.uniques.iter()).any(|u| {
+                    let mut u = u.clone();
+                    u.sort_unstable();
+                    u == sorted
+                });
+            if !unique_target {
+                return Err(SchemaError::Invalid(format!(
+                    "foreign key to {ref_table} must reference its primary key or a UNIQUE column set"
+                )));
+            }
             if ref_columns.len() != f.columns.len()
                 || ref_columns.iter().any(|c| target.column_index(c).is_none())
             {

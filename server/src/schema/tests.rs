@@ -42,7 +42,8 @@ fn types_and_modifiers() {
 #[test]
 fn rejections_are_explicit() {
     for (sql, code) in [
-        ("CREATE TABLE t (a int)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
+        ("CREATE TABLE t (a int PRIMARY KEY, b int); CREATE TABLE u (a int PRIMARY KEY, x int REFERENCES t (b))", "EDDY_SERVER_SCHEMA_INVALID"),
+        ("CREATE TABLE t (a int); CREATE TABLE u (a int PRIMARY KEY, x int REFERENCES t)", "EDDY_SERVER_SCHEMA_INVALID"),
         ("CREATE TABLE t (a geometry PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
         ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT random())", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
         ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT 'x')", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
@@ -113,4 +114,12 @@ fn defaults() {
     assert_eq!(d[7], Some(DefaultValue::Now));
     assert_eq!(d[8], Some(DefaultValue::CurrentDate));
     assert_eq!(d[9], Some(DefaultValue::Literal(Json::Null)));
+}
+
+#[test]
+fn tables_without_a_primary_key_are_allowed() {
+    let c = parse_schema("CREATE TABLE log (at timestamptz, msg text)").unwrap();
+    let t = c.table("log").unwrap();
+    assert!(t.pk.is_empty());
+    assert!(t.columns.iter().all(|c| c.pk_index.is_none() && !c.not_null));
 }

@@ -204,6 +204,12 @@ impl Server {
         self.get(&format!("/v1/shape?{}", query(pairs)))
     }
 
+    /// The parsed `electric-schema` header of a shape request.
+    pub fn schema_header(&self, pairs: &[(&str, &str)]) -> Json {
+        let r = self.shape(pairs);
+        serde_json::from_str(r.h("electric-schema")).expect("schema header is JSON")
+    }
+
     /// DELETE /v1/shape with query pairs.
     pub fn delete_shape(&self, pairs: &[(&str, &str)]) -> Resp {
         Self::finish(
