@@ -3,8 +3,9 @@
 //! ```text
 //! eddy-server --schema <file.sql> [--data <file | :memory:>] [--listen 127.0.0.1:3000]
 //!             [--chunk-bytes N] [--long-poll-ms N] [--sse-timeout-ms N] [--sse-keepalive-ms N]
-//!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N]
-//!             [--oob-wait-ms N]
+//!             [--max-body-bytes N] [--max-where-bytes N] [--max-live N] [--max-ops N] [--max-shapes N]
+//!             [--oob-wait-ms N] [--www <dir>] [--faults <seed>:<rate>] [--log-requests]
+//!             [--secret <s>] [--seed <file.json>]
 //! ```
 //! Flags take `--flag value` or `--flag=value`. The server binds 127.0.0.1 unless told otherwise;
 //! port 0 picks an ephemeral port (the startup line says which).
@@ -65,10 +66,16 @@ pub const USAGE: &str =
   --max-where-bytes N   where clause limit (default 8192)
   --max-live N          concurrent live requests before 503 (default 1000)
   --max-ops N           operations per POST /v1/tx (default 10000)
-  --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)";
+  --max-shapes N        shapes kept before the oldest is evicted (default 1000)
+  --oob-wait-ms N       wait before answering an out-of-bounds offset (default 0)
+  --www <dir>           serve static files from <dir> for paths outside /v1/
+  --faults <seed>:<rate> inject faults into that fraction of GET /v1/shape (off by default)
+  --log-requests        log one line per request to stderr
+  --secret <s>          require ?secret=<s> (or api_secret) on /v1/ requests except health
+  --seed <file.json>    apply this {\"ops\":[...]} transaction once when the store is empty";
 
 /// Server settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Schema file.
     pub schema: PathBuf,
@@ -92,8 +99,20 @@ pub struct Config {
     pub max_live: usize,
     /// Ops per transaction.
     pub max_ops: usize,
+    /// Materialised shapes before the oldest is evicted.
+    pub max_shapes: usize,
     /// Delay before an out-of-bounds 400.
     pub oob_wait_ms: u64,
+    /// Static file directory.
+    pub www: Option<PathBuf>,
+    /// Fault injection.
+    pub faults: Option<crate::faults::FaultSpec>,
+    /// Log one line per request to stderr.
+    pub log_requests: bool,
+    /// Shared secret required as `secret` (or `api_secret`) on `/v1/` requests.
+    pub secret: Option<String>,
+    /// A `{"ops":[...]}` file applied once to an empty store at startup.
+    pub seed: Option<PathBuf>,
 }
 
 impl Config {
@@ -111,7 +130,13 @@ impl Config {
             max_where_bytes: 8192,
             max_live: 1000,
             max_ops: 10_000,
+            max_shapes: 1000,
             oob_wait_ms: 0,
+            www: None,
+            faults: None,
+            log_requests: false,
+            secret: None,
+            seed: None,
         }
     }
 
@@ -123,6 +148,10 @@ impl Config {
         while let Some(arg) = it.next() {
             if arg == "--help" || arg == "-h" {
                 return Err(ConfigError::Help);
+            }
+            if arg == "--log-requests" {
+                cfg.log_requests = true;
+                continue;
             }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -140,7 +169,12 @@ impl Config {
                 "--max-where-bytes",
                 "--max-live",
                 "--max-ops",
+                "--max-shapes",
                 "--oob-wait-ms",
+                "--www",
+                "--faults",
+                "--secret",
+                "--seed",
             ];
             if !known.contains(&flag.as_str()) {
                 return Err(ConfigError::UnknownFlag(flag));
@@ -163,6 +197,27 @@ impl Config {
             match flag.as_str() {
                 "--schema" => schema = Some(PathBuf::from(&value)),
                 "--data" => cfg.data = value.clone(),
+                "--www" => cfg.www = Some(PathBuf::from(&value)),
+                "--seed" => cfg.seed = Some(PathBuf::from(&value)),
+                "--secret" => {
+                    if value.is_empty() {
+                        return Err(ConfigError::InvalidValue {
+                            flag: flag.clone(),
+                            value: value.clone(),
+                            reason: "must not be empty",
+                        });
+                    }
+                    cfg.secret = Some(value.clone())
+                }
+                "--faults" => {
+                    cfg.faults = Some(crate::faults::FaultSpec::parse(&value).ok_or(
+                        ConfigError::InvalidValue {
+                            flag: flag.clone(),
+                            value: value.clone(),
+                            reason: "expected <seed>:<rate> with 0 <= rate <= 1",
+                        },
+                    )?)
+                }
                 "--listen" => {
                     cfg.listen = value.parse().map_err(|_| ConfigError::InvalidValue {
                         flag: flag.clone(),
@@ -178,6 +233,7 @@ impl Config {
                 "--max-where-bytes" => cfg.max_where_bytes = num("expected a positive integer")? as usize,
                 "--max-live" => cfg.max_live = num("expected a positive integer")? as usize,
                 "--max-ops" => cfg.max_ops = num("expected a positive integer")? as usize,
+                "--max-shapes" => cfg.max_shapes = num("expected a positive integer")? as usize,
                 "--oob-wait-ms" => {
                     cfg.oob_wait_ms = value.parse().map_err(|_| ConfigError::InvalidValue {
                         flag: flag.clone(),
@@ -219,6 +275,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 0);
         assert_eq!((c.chunk_bytes, c.long_poll_ms), (100, 500));
+        assert!(!c.log_requests);
+        assert!(parse(&["--log-requests", "--schema", "s"]).unwrap().log_requests);
     }
 
     #[test]

@@ -1,11 +1,10 @@
-//! HTTP routes (axum): `GET|DELETE|OPTIONS /v1/shape`, `POST /v1/tx`, `GET /v1/health`.
+//! HTTP routes (axum): `GET|POST|DELETE|OPTIONS /v1/shape`, `POST /v1/tx`, `GET /v1/health`,
+//! `GET /v1/ws` ([`crate::ws`]), static files ([`crate::www`]) as the fallback; CORS, the
+//! `--secret` check and request logging in one middleware.
 //!
-//! `GET /v1/shape` offsets follow ref §0: `-1` → snapshot chunk 0 at `0_0` (never up-to-date);
-//! `0_k` → chunk k+1 at `0_(k+1)`; after the last chunk (or at `0_inf`) → the change log after
-//! the snapshot LSN, whole transactions up to `--chunk-bytes`, ending at `0_inf` when there is
-//! nothing or at the last change's `<lsn>_<op>`, with `up-to-date` when the head was reached.
-//! `now` → `[up-to-date]` at the shape's current log end. Live requests wait for a commit
-//! (or a handle drop) up to `--long-poll-ms`, then answer `[up-to-date]` at the same offset.
+//! The offset rules live in [`crate::engine`]; this file maps its steps to HTTP: headers of
+//! ref §2.1 (handle, offset, schema on non-live, cursor on live, up-to-date, has-data,
+//! cache-control, etag + `If-None-Match` → 304) and the status codes of §2.2.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,15 +16,17 @@ use axum::http::{HeaderMap, Method, Response, StatusCode};
 use axum::middleware::Next;
 use axum::routing::{get, post};
 use axum::Router;
-use eddy::protocol::{LogOffset, Message, Offset, OpOffset};
+use eddy::protocol::Offset;
 use eddy::ErrorCode;
 use serde_json::json;
 use tokio::time::Instant;
 
 use crate::encode::{self, names, set};
+use crate::engine::{self, Step};
 use crate::request::{parse_shape_request, QueryParams, ShapeRequest};
-use crate::state::{AppState, ShapeEntry};
-use crate::store::{parse_tx, LogRead};
+use crate::state::{AppState, Resolved, ShapeEntry};
+use crate::store::parse_tx;
+use crate::subset::{Subset, SubsetParams};
 
 /// Build the router.
 pub fn router(app: Arc<AppState>) -> Router {
@@ -33,21 +34,58 @@ pub fn router(app: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/v1/shape",
-            get(get_shape).delete(delete_shape).options(preflight),
+            get(get_shape)
+                .post(post_shape)
+                .delete(delete_shape)
+                .options(preflight)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    crate::faults::layer,
+                )),
         )
         .route("/v1/tx", post(post_tx).options(preflight))
         .route("/v1/health", get(health))
+        .route("/v1/ws", get(crate::ws::upgrade))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(decorate))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), decorate))
         .with_state(app)
 }
 
-async fn decorate(req: Request, next: Next) -> Response<Body> {
+async fn decorate(State(app): State<Arc<AppState>>, req: Request, next: Next) -> Response<Body> {
     let origin = req.headers().get("origin").cloned();
-    let mut resp = next.run(req).await;
+    let log = app
+        .config
+        .log_requests
+        .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
+    let mut resp = if authorized(&app, &req) {
+        next.run(req).await
+    } else {
+        encode::error(StatusCode::UNAUTHORIZED, "Unauthorized - Invalid API secret", &[])
+    };
     encode::decorate(resp.headers_mut(), origin.as_ref());
+    if let Some((method, uri, start)) = log {
+        eprintln!(
+            "eddy-server: {method} {uri} {} {}ms",
+            resp.status().as_u16(),
+            start.elapsed().as_millis()
+        );
+    }
     resp
+}
+
+/// With `--secret`, every `/v1/` request except health and preflights must carry it as
+/// `secret` (or the deprecated `api_secret`), as with Electric's `ELECTRIC_SECRET`.
+fn authorized(app: &AppState, req: &Request) -> bool {
+    let Some(secret) = &app.config.secret else {
+        return true;
+    };
+    let path = req.uri().path();
+    if !path.starts_with("/v1/") || path == "/v1/health" || req.method() == Method::OPTIONS {
+        return true;
+    }
+    let q = QueryParams::parse(req.uri().query());
+    q.get("secret").or_else(|| q.get("api_secret")) == Some(secret.as_str())
 }
 
 async fn preflight() -> Response<Body> {
@@ -69,14 +107,20 @@ async fn health() -> Response<Body> {
     )
 }
 
-async fn not_found(method: Method) -> Response<Body> {
+async fn not_found(State(app): State<Arc<AppState>>, method: Method, uri: axum::http::Uri) -> Response<Body> {
     if method == Method::OPTIONS {
         return preflight().await;
+    }
+    if let Some(root) = &app.config.www {
+        if (method == Method::GET || method == Method::HEAD) && !uri.path().starts_with("/v1/") {
+            return crate::www::serve(root, uri.path()).await;
+        }
     }
     encode::error(StatusCode::NOT_FOUND, "Not found", &[])
 }
 
 fn internal(e: impl std::fmt::Display) -> Response<Body> {
+    eprintln!("eddy-server: internal error: {e}");
     encode::error(
         StatusCode::INTERNAL_SERVER_ERROR,
         &format!("Internal error: {e}"),
@@ -97,42 +141,63 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Which shape a request talks to, or the 409 it gets.
-#[derive(Debug)]
-pub enum Resolved {
-    /// The request's handle (or the definition's current one for `-1`/`now`).
-    Entry(Arc<ShapeEntry>),
-    /// Unknown, rotated or mismatched handle: refetch with this one.
-    Conflict(String),
+async fn post_shape(
+    State(app): State<Arc<AppState>>,
+    RawQuery(q): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Response<Body> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return encode::error(e.status(), "Invalid request body", &[("body", e.body_text())]),
+    };
+    let q = QueryParams::parse(q.as_deref());
+    let req = match parse_shape_request(&q, app.store.catalog(), app.def_limits()) {
+        Ok(r) => r,
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    };
+    match SubsetParams::from_body(&body) {
+        Ok(sp) => subset_response(&app, req, sp).await,
+        Err((field, msg)) => encode::bad_request(field, msg),
+    }
+}
+
+/// Answer a subset snapshot request (ref §3.5).
+async fn subset_response(app: &Arc<AppState>, req: ShapeRequest, sp: SubsetParams) -> Response<Body> {
+    let subset = match Subset::compile(&sp, &req.shape, app.config.max_where_bytes) {
+        Ok(s) => s,
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    };
+    let (a, r) = (app.clone(), req.clone());
+    let entry = match blocking(move || resolve(&a, &r)).await {
+        Ok(Ok(Resolved::Entry(e))) => e,
+        Ok(Ok(Resolved::Conflict(h))) => return encode::must_refetch(Some(&h)),
+        Ok(Err(e)) => return internal(e),
+        Err(resp) => return resp,
+    };
+    let (a, e) = (app.clone(), entry.clone());
+    let (rows, head, next_txid) = match blocking(move || a.store.table_rows(&e.shape.table)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return internal(e),
+        Err(resp) => return resp,
+    };
+    let rows = subset.select(&entry.shape, rows);
+    let mark = app
+        .snapshot_mark
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    let body = crate::subset::body(&entry.shape, &rows, mark, next_txid, head);
+    let mut r = encode::json_response(StatusCode::OK, body, encode::CC_NO_CACHE);
+    let h = r.headers_mut();
+    set(h, names::HANDLE, &entry.handle);
+    set(h, names::OFFSET, &req.offset_text);
+    set(h, names::SCHEMA, &entry.shape.schema_header());
+    set(h, "electric-snapshot", "true");
+    r
 }
 
 /// Find (or create) the shape for a request.
-pub fn resolve(app: &AppState, req: &ShapeRequest) -> Result<Resolved, crate::store::StoreError> {
-    if let Some(h) = &req.handle {
-        let found = app.registry().get(h);
-        if let Some(e) = found {
-            if e.shape.def == req.shape.def {
-                return Ok(Resolved::Entry(e));
-            }
-        }
-        return Ok(Resolved::Conflict(app.get_or_create(&req.shape)?.handle.clone()));
-    }
-    Ok(Resolved::Entry(app.get_or_create(&req.shape)?))
-}
-
-/// Drop a dead handle (truncate seen in its log) and name the replacement.
-async fn refetch(app: &Arc<AppState>, entry: &Arc<ShapeEntry>) -> Response<Body> {
-    let (a, e) = (app.clone(), entry.clone());
-    let r = blocking(move || {
-        a.drop_handles(std::slice::from_ref(&e.handle))?;
-        a.get_or_create(&e.shape).map(|n| n.handle.clone())
-    })
-    .await;
-    match r {
-        Ok(Ok(h)) => encode::must_refetch(Some(&h)),
-        Ok(Err(e)) => internal(e),
-        Err(resp) => resp,
-    }
+fn resolve(app: &AppState, req: &ShapeRequest) -> Result<Resolved, crate::store::StoreError> {
+    app.resolve(&req.shape, req.handle.as_deref())
 }
 
 async fn get_shape(
@@ -145,6 +210,11 @@ async fn get_shape(
         Ok(r) => r,
         Err((field, msg)) => return encode::bad_request(field, msg),
     };
+    match SubsetParams::from_query(&q) {
+        Ok(Some(sp)) => return subset_response(&app, req, sp).await,
+        Ok(None) => {}
+        Err((field, msg)) => return encode::bad_request(field, msg),
+    }
     let guard = if req.live {
         match app.try_live() {
             Some(g) => Some(g),
@@ -174,161 +244,33 @@ async fn get_shape(
     serve(&app, &req, &entry, &headers).await
 }
 
-/// Where a non-snapshot request reads the log from, or `None` if the offset is out of bounds.
-fn log_start(entry: &ShapeEntry, off: LogOffset, head: u64) -> Option<LogOffset> {
-    if off.tx == 0 {
-        return match off.op {
-            OpOffset::At(k) if k >= entry.info.chunks => None,
-            _ => Some(LogOffset::tx_end(0)),
-        };
-    }
-    (off.tx <= head).then_some(off)
-}
-
 async fn serve(
     app: &Arc<AppState>,
     req: &ShapeRequest,
     entry: &Arc<ShapeEntry>,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let chunk = match req.offset {
-        Offset::BeforeAll => Some(0),
-        Offset::Log(LogOffset {
-            tx: 0,
-            op: OpOffset::At(k),
-        }) if k.saturating_add(1) < entry.info.chunks => Some(k + 1),
-        _ => None,
-    };
-    if let Some(i) = chunk {
-        let (a, h) = (app.clone(), entry.handle.clone());
-        return match blocking(move || a.store.chunk(&h, i)).await {
-            Ok(Ok(Some(body))) => {
-                let has_data = body != "[]";
-                let cc = if req.offset == Offset::BeforeAll {
-                    encode::CC_INITIAL
-                } else {
-                    encode::CC_NON_LIVE
-                };
-                reply(
-                    app,
-                    req,
-                    entry,
-                    headers,
-                    body,
-                    &LogOffset::new(0, i).to_string(),
-                    false,
-                    has_data,
-                    cc,
-                )
-            }
-            Ok(Ok(None)) => encode::must_refetch(None),
-            Ok(Err(e)) => internal(e),
-            Err(resp) => resp,
-        };
-    }
-    let head = match blocking({
-        let a = app.clone();
-        move || a.store.head()
-    })
-    .await
-    {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => return internal(e),
-        Err(resp) => return resp,
-    };
-    let after = match req.offset {
-        Offset::Now => LogOffset::tx_end(0),
-        Offset::Log(off) => match log_start(entry, off, head) {
-            Some(a) => a,
-            None => return out_of_bounds(app).await,
-        },
-        Offset::BeforeAll => LogOffset::tx_end(0),
-    };
     let deadline = Instant::now() + Duration::from_millis(app.config.long_poll_ms);
-    let mut rx = app.changes.subscribe();
-    loop {
-        rx.borrow_and_update();
-        if app.registry().get(&entry.handle).is_none() {
-            let h = {
-                let (a, s) = (app.clone(), entry.shape.clone());
-                blocking(move || a.get_or_create(&s).map(|e| e.handle.clone())).await
+    match engine::next(app, entry, req.offset, req.live, deadline).await {
+        Step::Batch {
+            body,
+            end,
+            up_to_date,
+            has_data,
+        } => {
+            let cc = if req.offset == Offset::BeforeAll {
+                encode::CC_INITIAL
+            } else if req.live {
+                encode::CC_LIVE
+            } else {
+                encode::CC_NON_LIVE
             };
-            return match h {
-                Ok(Ok(h)) => encode::must_refetch(Some(&h)),
-                Ok(Err(e)) => internal(e),
-                Err(resp) => resp,
-            };
+            reply(app, req, entry, headers, body, &end, up_to_date, has_data, cc)
         }
-        let max = if req.offset == Offset::Now {
-            usize::MAX
-        } else {
-            app.config.chunk_bytes
-        };
-        let (a, e) = (app.clone(), entry.clone());
-        let read = match blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return internal(e),
-            Err(resp) => return resp,
-        };
-        if read.truncated {
-            return refetch(app, entry).await;
-        }
-        if req.offset == Offset::Now {
-            let end = read.msgs.last().map_or(after, crate::store::msg_offset);
-            let body = serde_json::to_string(&[Message::up_to_date(Some(read.head))]).unwrap_or_default();
-            return reply(
-                app,
-                req,
-                entry,
-                headers,
-                body,
-                &end.to_string(),
-                true,
-                false,
-                encode::CC_NON_LIVE,
-            );
-        }
-        if !req.live || !read.msgs.is_empty() || !read.complete {
-            return log_reply(app, req, entry, headers, read, after);
-        }
-        match tokio::time::timeout_at(deadline, rx.changed()).await {
-            Ok(Ok(())) => continue,
-            _ => return log_reply(app, req, entry, headers, read, after),
-        }
+        Step::Refetch(h) => encode::must_refetch(Some(&h)),
+        Step::OutOfBounds => out_of_bounds(app).await,
+        Step::Internal(e) => internal(e),
     }
-}
-
-fn log_reply(
-    app: &Arc<AppState>,
-    req: &ShapeRequest,
-    entry: &ShapeEntry,
-    headers: &HeaderMap,
-    read: LogRead,
-    after: LogOffset,
-) -> Response<Body> {
-    let end = read.msgs.last().map_or(after, crate::store::msg_offset);
-    let has_data = !read.msgs.is_empty();
-    let mut msgs: Vec<Message> = read.msgs.into_iter().map(Message::Change).collect();
-    if read.complete {
-        msgs.push(Message::up_to_date(Some(read.head)));
-    }
-    let body = serde_json::to_string(&msgs).unwrap_or_else(|_| "[]".into());
-    let cc = if req.live {
-        encode::CC_LIVE
-    } else {
-        encode::CC_NON_LIVE
-    };
-    reply(
-        app,
-        req,
-        entry,
-        headers,
-        body,
-        &end.to_string(),
-        read.complete,
-        has_data,
-        cc,
-    )
 }
 
 async fn out_of_bounds(app: &AppState) -> Response<Body> {

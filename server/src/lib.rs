@@ -11,14 +11,20 @@
 //! - [`types`], [`time`] — canonical Postgres text for values.
 //! - [`store`] — SQLite: user tables, the change log, persisted snapshots; the write API.
 //! - [`where_`] — `where` → allow-listed AST → predicate evaluated in Rust.
-//! - [`shape`] — definitions, keys, messages, enter/stay/leave.
+//! - [`shape`] — definitions, keys, messages, enter/stay/leave; [`subset`] — subset snapshots.
 //! - [`state`] — handles registry, change signal, limits.
-//! - [`request`], [`http`], [`sse`], [`encode`] — the HTTP surface.
+//! - [`engine`] — the offset state machine shared by long-poll and WebSocket.
+//! - [`request`], [`http`], [`sse`], [`ws`], [`encode`] — the HTTP and WebSocket surface.
+//! - [`faults`] — optional fault injection; [`www`] — optional static files.
 
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod config;
 pub mod encode;
+pub mod engine;
+pub mod faults;
+#[cfg(test)]
+mod fuzz;
 pub mod hash;
 pub mod http;
 pub mod ident;
@@ -28,9 +34,12 @@ pub mod shape;
 pub mod sse;
 pub mod state;
 pub mod store;
+pub mod subset;
 pub mod time;
 pub mod types;
 pub mod where_;
+pub mod ws;
+pub mod www;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -54,6 +63,9 @@ pub enum ServerError {
     /// The data file could not be opened.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The `--seed` transaction was refused.
+    #[error("seed file: {0}")]
+    Seed(store::TxError),
 }
 
 impl eddy::ErrorCode for ServerError {
@@ -62,6 +74,7 @@ impl eddy::ErrorCode for ServerError {
             ServerError::Io { .. } => "EDDY_SERVER_IO",
             ServerError::Schema(e) => e.code(),
             ServerError::Store(e) => e.code(),
+            ServerError::Seed(e) => e.code(),
         }
     }
     fn family(&self) -> &'static str {
@@ -75,12 +88,19 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError 
 }
 
 /// Load the schema and data file, bind, print `eddy-server listening on http://<addr>` and
-/// serve until Ctrl-C.
+/// serve until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> Result<(), ServerError> {
     let sql = std::fs::read_to_string(&config.schema)
         .map_err(io(format!("reading {}", config.schema.display())))?;
     let catalog = Arc::new(schema::parse_schema(&sql)?);
     let store = store::Store::open(&config.data, catalog)?;
+    if let Some(seed) = &config.seed {
+        if store.head()? == store::FIRST_LSN - 1 {
+            let body = std::fs::read(seed).map_err(io(format!("reading {}", seed.display())))?;
+            let ops = store::parse_tx(&body, usize::MAX).map_err(ServerError::Seed)?;
+            store.apply(&ops).map_err(ServerError::Seed)?;
+        }
+    }
     let state = Arc::new(state::AppState::new(config.clone(), store)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -91,10 +111,32 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         let _ = writeln!(out, "eddy-server listening on http://{addr}");
         let _ = out.flush();
     }
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(io("serving"))
+    // Live requests and SSE streams may be held for a minute, so a signal stops the server at
+    // once instead of draining them; SQLite commits are atomic, so nothing is lost.
+    tokio::select! {
+        r = axum::serve(listener, http::router(state)) => r.map_err(io("serving")),
+        _ = shutdown_signal() => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -5,7 +5,8 @@
 //! `<hash>-<microsecond timestamp>` and never reused (timestamps strictly increase). Rotating
 //! (DELETE) or truncating drops handles; requests with a dropped handle get 409 and the
 //! definition's new handle. On startup, handles persisted in the data file are loaded back
-//! with their snapshots, so a restarted server resumes them.
+//! with their snapshots, so a restarted server resumes them. At most `--max-shapes` handles
+//! exist; creating one more evicts the oldest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -28,6 +29,15 @@ pub struct ShapeEntry {
     pub shape: Shape,
     /// Snapshot position and size.
     pub info: SnapshotInfo,
+}
+
+/// Which shape a request talks to, or the 409 it gets.
+#[derive(Debug)]
+pub enum Resolved {
+    /// The request's handle (or the definition's current one when none was given).
+    Entry(Arc<ShapeEntry>),
+    /// Unknown, rotated or mismatched handle: refetch with this one.
+    Conflict(String),
 }
 
 /// Handles by definition and by id.
@@ -94,6 +104,10 @@ pub struct AppState {
     pub changes: watch::Sender<u64>,
     /// Live requests in flight.
     pub live: AtomicUsize,
+    /// Requests seen by the fault layer.
+    pub fault_counter: crate::faults::FaultCounter,
+    /// Last subset snapshot mark handed out.
+    pub snapshot_mark: AtomicU64,
     /// Makes empty responses' etags unique.
     pub etag_seq: AtomicU64,
     rng: AtomicU64,
@@ -112,6 +126,8 @@ impl AppState {
             registry: Mutex::new(Registry::default()),
             changes: watch::channel(0).0,
             live: AtomicUsize::new(0),
+            fault_counter: crate::faults::FaultCounter::default(),
+            snapshot_mark: AtomicU64::new(0),
             etag_seq: AtomicU64::new(0),
             rng: AtomicU64::new(seed),
         };
@@ -194,6 +210,24 @@ impl AppState {
         if let Some(e) = reg.current(&shape.def) {
             return Ok(e);
         }
+        // Bound the number of materialised shapes: evict the oldest (its clients get 409 and
+        // refetch), as Electric's shape cleanup would.
+        while reg.by_handle.len() >= self.config.max_shapes {
+            let oldest = reg
+                .by_handle
+                .keys()
+                .min_by_key(|h| {
+                    h.rsplit('-')
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(0)
+                })
+                .cloned();
+            let Some(h) = oldest else { break };
+            reg.remove(&h);
+            self.store.drop_shape(&h)?;
+            self.notify();
+        }
         let handle = reg.new_handle(&shape.def);
         let info = self
             .store
@@ -205,6 +239,20 @@ impl AppState {
         });
         reg.insert(e.clone());
         Ok(e)
+    }
+
+    /// The shape a request names: with a `handle` it must exist and match the definition
+    /// (else 409 with the definition's current handle); without one (offset `-1`/`now`) the
+    /// definition's current shape, created if needed.
+    pub fn resolve(&self, shape: &Shape, handle: Option<&str>) -> Result<Resolved, StoreError> {
+        if let Some(h) = handle {
+            let found = self.registry().get(h);
+            if let Some(e) = found.filter(|e| e.shape.def == shape.def) {
+                return Ok(Resolved::Entry(e));
+            }
+            return Ok(Resolved::Conflict(self.get_or_create(shape)?.handle.clone()));
+        }
+        Ok(Resolved::Entry(self.get_or_create(shape)?))
     }
 
     /// Drop handles (rotation, truncate) and wake live requests.

@@ -57,6 +57,23 @@ fn split_date(s: &str) -> Option<(i64, i64, i64)> {
     Some((y, m, d))
 }
 
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (for `DEFAULT now()`).
+pub fn now_iso() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (y, m, day) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60,
+        d.subsec_micros()
+    )
+}
+
 /// Validate `YYYY-MM-DD` and return it.
 pub fn parse_date(s: &str) -> Option<String> {
     let s = s.trim();
@@ -134,7 +151,7 @@ fn parse_zone(z: &str) -> Option<i64> {
         b'-' => -1,
         _ => return None,
     };
-    let body = &z[1..];
+    let body = z.get(1..).filter(|b| b.is_ascii())?;
     let (h, m) = match body.len() {
         2 => (num(body, 2)?, 0),
         4 => (num(&body[..2], 2)?, num(&body[2..], 2)?),
@@ -172,9 +189,20 @@ mod tests {
             "2024-01-01T00:00:00+99",
             "2024-01-01T00:00:00.Z",
             "２０２４-01-01T00:00",
+            "2024-01-01T00:00:00+aé1",
+            "2024-01-01T00:00:00+éé",
+            "2024-01-01Té0:00:00",
+            "2024-01-01T00:00:00.é",
         ] {
             assert_eq!(p(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn now_is_a_valid_timestamp() {
+        let n = now_iso();
+        assert!(parse_timestamp(&n, true).is_some(), "{n}");
+        assert!(parse_date(&n[..10]).is_some());
     }
 
     #[test]

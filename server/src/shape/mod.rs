@@ -284,10 +284,21 @@ impl Shape {
         Some([Arc::from("public"), Arc::from(self.table.name.as_str())])
     }
 
-    /// The row key: `"public"."table"/"pk1"/"pk2"` (`/` in values doubled, NULL as `_`).
+    /// The row key: `"public"."table"/"pk1"/"pk2"` (`/` in values doubled, NULL as `_`); a
+    /// table without a primary key uses all its columns, sorted by name.
     pub fn key(&self, row: &Row) -> Key {
         let mut k = format!("\"public\".{}", quote_ident(&self.table.name));
-        for &i in &self.table.pk {
+        let parts: Vec<usize> = if self.table.pk.is_empty() {
+            let mut all: Vec<usize> = (0..self.table.columns.len()).collect();
+            all.sort_by(|a, b| {
+                let name = |i: &usize| self.table.columns.get(*i).map(|c| c.name.as_str()).unwrap_or("");
+                name(a).cmp(name(b))
+            });
+            all
+        } else {
+            self.table.pk.clone()
+        };
+        for &i in &parts {
             k.push('/');
             let v = self.table.columns.get(i).and_then(|c| row.get(&c.name)).flatten();
             match v {
@@ -313,6 +324,10 @@ impl Shape {
     }
 
     fn pk_only(&self, row: &Row) -> Row {
+        if self.table.pk.is_empty() {
+            // Without a primary key the whole row is the identity (ref §3.1).
+            return self.project(row);
+        }
         let names = self
             .table
             .pk

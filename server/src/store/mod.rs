@@ -145,7 +145,9 @@ fn create_table_sql(t: &Table) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    parts.push(format!("PRIMARY KEY ({})", names(&t.pk)));
+    if !t.pk.is_empty() {
+        parts.push(format!("PRIMARY KEY ({})", names(&t.pk)));
+    }
     for u in &t.uniques {
         parts.push(format!("UNIQUE ({})", names(u)));
     }

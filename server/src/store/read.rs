@@ -116,6 +116,24 @@ impl Store {
         })
     }
 
+    /// Every current row of `table` in storage order, with the head LSN and the next
+    /// transaction id, read atomically (for subset snapshots).
+    pub fn table_rows(&self, table: &crate::schema::Table) -> Result<(Vec<Row>, u64, u64), StoreError> {
+        let conn = self.lock();
+        let head = head_lsn(&conn)?;
+        let next_txid = super::meta_u64(&conn, "next_txid")?;
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY rowid",
+            select_cols(table),
+            quote_ident(&table.name)
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map([], |r| row_from_sql(table, r))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, head, next_txid))
+    }
+
     /// The encoded body (a JSON array) of snapshot chunk `i` of `handle`.
     pub fn chunk(&self, handle: &str, i: u64) -> Result<Option<String>, StoreError> {
         let conn = self.lock();
@@ -153,6 +171,57 @@ impl Store {
         tx.execute("DELETE FROM _eddy_shapes WHERE handle = ?1", params![handle])?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The offset of the shape's last log message after its snapshot (`None` if there is
+    /// none), whether a truncate invalidated it, and the head LSN — scanning the log backwards,
+    /// so `offset=now` costs little however long the log is.
+    pub fn log_end(
+        &self,
+        shape: &Shape,
+        snapshot_lsn: u64,
+    ) -> Result<(Option<LogOffset>, bool, u64), StoreError> {
+        let conn = self.lock();
+        let head = head_lsn(&conn)?;
+        let from = snapshot_lsn.saturating_add(1).min(i64::MAX as u64) as i64;
+        let truncated: i64 = conn.query_row(
+            "SELECT count(*) FROM _eddy_log WHERE tbl = ?1 AND lsn >= ?2 AND kind = 'truncate'",
+            params![shape.def.table, from],
+            |r| r.get(0),
+        )?;
+        if truncated > 0 {
+            return Ok((None, true, head));
+        }
+        let mut stmt = conn.prepare(
+            "SELECT lsn, op, txid, kind, old, new FROM _eddy_log WHERE tbl = ?1 AND lsn >= ?2 \
+             AND (lsn, op) < (?3, ?4) ORDER BY lsn DESC, op DESC LIMIT ?5",
+        )?;
+        let mut cursor = (i64::MAX, i64::MAX);
+        loop {
+            let batch = stmt
+                .query_map(params![shape.def.table, from, cursor.0, cursor.1, BATCH], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let n = batch.len() as i64;
+            for (lsn, op, txid, kind, old, new) in batch {
+                cursor = (lsn, op);
+                let entry = decode_entry(shape, lsn, op, txid, &kind, old, new)?;
+                if let Some(last) = shape.messages_for(&entry).last() {
+                    return Ok((Some(msg_offset(last)), false, head));
+                }
+            }
+            if n < BATCH {
+                return Ok((None, false, head));
+            }
+        }
     }
 
     /// The shape's messages after `after` (and after the snapshot at `snapshot_lsn`), whole
@@ -225,25 +294,11 @@ impl Store {
                     }
                     tx_lsn = Some(lsn);
                 }
-                let kind =
-                    EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("log kind {kind}")))?;
-                if kind == EntryKind::Truncate {
+                let entry = decode_entry(shape, lsn as i64, op, txid, &kind, old, new)?;
+                if entry.kind == EntryKind::Truncate {
                     out.truncated = true;
                     return Ok(out);
                 }
-                let parse = |s: Option<String>| -> Result<Option<Row>, StoreError> {
-                    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
-                        .transpose()
-                };
-                let entry = LogEntry {
-                    lsn,
-                    op: op as u64,
-                    txid: txid as u64,
-                    table: shape.def.table.clone(),
-                    kind,
-                    old: parse(old)?,
-                    new: parse(new)?,
-                };
                 tx_msgs.extend(shape.messages_for(&entry));
             }
             if n < BATCH {
@@ -253,4 +308,30 @@ impl Store {
         finish(&mut tx_msgs, &mut out, &mut bytes);
         Ok(out)
     }
+}
+
+/// A log row as a [`LogEntry`].
+fn decode_entry(
+    shape: &Shape,
+    lsn: i64,
+    op: i64,
+    txid: i64,
+    kind: &str,
+    old: Option<String>,
+    new: Option<String>,
+) -> Result<LogEntry, StoreError> {
+    let kind = EntryKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("log kind {kind}")))?;
+    let parse = |s: Option<String>| -> Result<Option<Row>, StoreError> {
+        s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    };
+    Ok(LogEntry {
+        lsn: lsn as u64,
+        op: op as u64,
+        txid: txid as u64,
+        table: shape.def.table.clone(),
+        kind,
+        old: parse(old)?,
+        new: parse(new)?,
+    })
 }

@@ -191,3 +191,39 @@ fn log_reads_stop_at_byte_limit_on_transaction_boundaries_and_see_truncates() {
         .unwrap();
     assert!(read.truncated);
 }
+
+#[test]
+fn log_end_scans_backwards_to_the_shapes_last_message() {
+    let s = store();
+    let shape = todos(&s, Some("done"));
+    assert_eq!(
+        s.log_end(&shape, FIRST_LSN - 1).unwrap(),
+        (None, false, FIRST_LSN - 1)
+    );
+    tx(&s, r#"{"ops":[{"op":"insert","table":"todos","row":{"id":1,"title":"a","done":true}},{"op":"update","table":"todos","old_key":{"id":1},"row":{"id":2}}]}"#).unwrap();
+    for i in 10..700 {
+        // Many later entries that do not touch the shape (done = false), beyond one batch.
+        tx(
+            &s,
+            &format!(
+                r#"{{"ops":[{{"op":"insert","table":"todos","row":{{"id":{i},"title":"x","done":false}}}}]}}"#
+            ),
+        )
+        .unwrap();
+    }
+    let (last, truncated, head) = s.log_end(&shape, FIRST_LSN - 1).unwrap();
+    assert_eq!(
+        last,
+        Some(LogOffset::new(FIRST_LSN, 2)),
+        "the insert half of the PK change"
+    );
+    assert!(!truncated);
+    assert_eq!(head, FIRST_LSN + 690);
+    // Same answer as reading the whole log forwards.
+    let read = s
+        .read_log(&shape, FIRST_LSN - 1, LogOffset::tx_end(0), usize::MAX)
+        .unwrap();
+    assert_eq!(read.msgs.last().map(msg_offset), last);
+    tx(&s, r#"{"ops":[{"op":"truncate","table":"todos"}]}"#).unwrap();
+    assert!(s.log_end(&shape, FIRST_LSN - 1).unwrap().1);
+}

@@ -47,8 +47,9 @@ pub enum TxError {
         /// Reason.
         message: String,
     },
-    /// A primary-key column is missing or null.
-    #[error("{field}: primary key column {column:?} is missing or null")]
+    /// A primary-key column is missing or null (for a table without a primary key: any
+    /// column missing, as all of them identify the row).
+    #[error("{field}: key column {column:?} is missing (or null in a primary key)")]
     MissingPk {
         /// JSON path.
         field: String,
@@ -232,45 +233,111 @@ fn convert(t: &Table, values: &Map<String, Json>, at: &str) -> Result<Vec<(usize
             field: format!("{at}.{name}"),
             message: e.to_string(),
         })?;
+        if !c.labels.is_empty() && !labels_ok(v, &c.labels) {
+            return Err(TxError::TypeMismatch {
+                field: format!("{at}.{name}"),
+                message: format!(
+                    "invalid input value for enum {}: expected one of {:?}",
+                    c.udt.as_deref().unwrap_or("enum"),
+                    c.labels
+                ),
+            });
+        }
         out.push((i, text));
     }
     Ok(out)
 }
 
-/// Primary-key values (canonical text) from converted values.
-fn pk_of(t: &Table, vals: &[(usize, Option<String>)], at: &str) -> Result<Vec<String>, TxError> {
-    t.pk.iter()
+/// What every op of one transaction shares.
+struct TxCtx {
+    lsn: u64,
+    txid: u64,
+    /// The transaction's time (`DEFAULT now()`).
+    now: String,
+}
+
+/// Add the `DEFAULT` of every column an insert omitted (`now` is the transaction's time).
+fn apply_defaults(t: &Table, vals: &mut Vec<(usize, Option<String>)>, now: &str) -> Result<(), TxError> {
+    use crate::schema::DefaultValue;
+    for (i, c) in t.columns.iter().enumerate() {
+        let Some(d) = &c.default else { continue };
+        if vals.iter().any(|(j, _)| *j == i) {
+            continue;
+        }
+        let v = match d {
+            DefaultValue::Literal(v) => v.clone(),
+            DefaultValue::Now => Json::String(now.to_string()),
+            DefaultValue::CurrentDate => Json::String(now.get(..10).unwrap_or(now).to_string()),
+        };
+        let text =
+            to_text(&c.ty, &v).map_err(|e| TxError::Internal(format!("default of {}: {e}", c.name)))?;
+        vals.push((i, text));
+    }
+    Ok(())
+}
+
+/// Every string in `v` (a label or a nested array of them) is one of `labels`.
+fn labels_ok(v: &Json, labels: &[String]) -> bool {
+    match v {
+        Json::String(s) => labels.iter().any(|l| l == s),
+        Json::Array(items) => items.iter().all(|i| labels_ok(i, labels)),
+        Json::Null => true,
+        _ => false,
+    }
+}
+
+/// The columns that identify a row: the primary key, or every column of a table without one.
+fn identity(t: &Table) -> Vec<usize> {
+    if t.pk.is_empty() {
+        (0..t.columns.len()).collect()
+    } else {
+        t.pk.clone()
+    }
+}
+
+/// Identity values (canonical text) from converted values. Primary-key values must be
+/// non-null; a table without a primary key is identified by all its columns (nulls allowed).
+fn pk_of(t: &Table, vals: &[(usize, Option<String>)], at: &str) -> Result<Vec<Option<String>>, TxError> {
+    identity(t)
+        .iter()
         .map(|&p| {
             let name = t.columns.get(p).map(|c| c.name.clone()).unwrap_or_default();
-            vals.iter()
-                .find(|(i, _)| *i == p)
-                .and_then(|(_, v)| v.clone())
-                .ok_or(TxError::MissingPk {
+            match vals.iter().find(|(i, _)| *i == p) {
+                Some((_, Some(v))) => Ok(Some(v.clone())),
+                Some((_, None)) if t.pk.is_empty() => Ok(None),
+                _ => Err(TxError::MissingPk {
                     field: format!("{at}.{name}"),
                     column: name,
-                })
+                }),
+            }
         })
         .collect()
 }
 
-fn pk_where(t: &Table) -> String {
-    t.pk.iter()
+/// `rowid = (the first row whose identity columns are ?first, ?first+1, ...)`.
+fn ident_cond(t: &Table, first: usize) -> String {
+    let conds = identity(t)
+        .iter()
         .enumerate()
         .filter_map(|(n, &i)| {
             t.columns
                 .get(i)
-                .map(|c| format!("{} = ?{}", quote_ident(&c.name), n + 1))
+                .map(|c| format!("{} IS ?{}", quote_ident(&c.name), first + n))
         })
         .collect::<Vec<_>>()
-        .join(" AND ")
+        .join(" AND ");
+    format!(
+        "rowid = (SELECT rowid FROM {} WHERE {conds} LIMIT 1)",
+        quote_ident(&t.name)
+    )
 }
 
-fn fetch(conn: &Connection, t: &Table, pk: &[String]) -> Result<Option<Row>, TxError> {
+fn fetch(conn: &Connection, t: &Table, pk: &[Option<String>]) -> Result<Option<Row>, TxError> {
     let sql = format!(
         "SELECT {} FROM {} WHERE {}",
         select_cols(t),
         quote_ident(&t.name),
-        pk_where(t)
+        ident_cond(t, 1)
     );
     conn.query_row(&sql, params_from_iter(pk.iter()), |r| row_from_sql(t, r))
         .optional()
@@ -306,49 +373,37 @@ fn write_row(
     conn: &Connection,
     t: &Table,
     row: &Row,
-    replace_pk: Option<&[String]>,
+    replace: Option<&[Option<String>]>,
     at: &str,
 ) -> Result<(), TxError> {
-    let vals: Vec<Option<String>> = t
+    let mut all: Vec<Option<String>> = t
         .columns
         .iter()
         .map(|c| row.get(&c.name).flatten().map(String::from))
         .collect();
+    let n = all.len();
     let cols = select_cols(t);
-    let sql = match replace_pk {
+    let sql = match replace {
         None => {
-            let ph = (1..=vals.len())
-                .map(|n| format!("?{n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let ph = (1..=n).map(|k| format!("?{k}")).collect::<Vec<_>>().join(", ");
             format!("INSERT INTO {} ({cols}) VALUES ({ph})", quote_ident(&t.name))
         }
-        Some(_) => {
+        Some(key) => {
             let sets = t
                 .columns
                 .iter()
                 .enumerate()
-                .map(|(n, c)| format!("{} = ?{}", quote_ident(&c.name), n + 1))
+                .map(|(k, c)| format!("{} = ?{}", quote_ident(&c.name), k + 1))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let base = vals.len();
-            let cond =
-                t.pk.iter()
-                    .enumerate()
-                    .filter_map(|(n, &i)| {
-                        t.columns
-                            .get(i)
-                            .map(|c| format!("{} = ?{}", quote_ident(&c.name), base + n + 1))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" AND ");
-            format!("UPDATE {} SET {sets} WHERE {cond}", quote_ident(&t.name))
+            all.extend(key.iter().cloned());
+            format!(
+                "UPDATE {} SET {sets} WHERE {}",
+                quote_ident(&t.name),
+                ident_cond(t, n + 1)
+            )
         }
     };
-    let mut all: Vec<Option<String>> = vals;
-    if let Some(pk) = replace_pk {
-        all.extend(pk.iter().cloned().map(Some));
-    }
     conn.execute(&sql, params_from_iter(all.iter()))
         .map_err(|e| sql_err(e, at))?;
     Ok(())
@@ -377,10 +432,10 @@ fn apply_op(
     catalog: &Catalog,
     op: &TxOp,
     i: usize,
-    lsn: u64,
-    txid: u64,
+    ctx: &TxCtx,
     pos: &mut u64,
 ) -> Result<(), TxError> {
+    let (lsn, txid, now) = (ctx.lsn, ctx.txid, ctx.now.as_str());
     let t = catalog.table(&op.table).ok_or_else(|| TxError::UnknownTable {
         field: format!("ops[{i}].table"),
         table: op.table.clone(),
@@ -398,8 +453,11 @@ fn apply_op(
     let mut width = 1;
     match op.kind {
         TxOpKind::Insert => {
-            let vals = convert(t, &op.row, &at)?;
-            pk_of(t, &vals, &at)?;
+            let mut vals = convert(t, &op.row, &at)?;
+            apply_defaults(t, &mut vals, now)?;
+            if !t.pk.is_empty() {
+                pk_of(t, &vals, &at)?;
+            }
             let row = full_row(t, &Row::new(), &vals);
             not_null_check(t, &row, &at)?;
             write_row(conn, t, &row, None, &at)?;
@@ -424,10 +482,10 @@ fn apply_op(
             let new = full_row(t, &old, &vals);
             not_null_check(t, &new, &at)?;
             write_row(conn, t, &new, Some(&pk), &at)?;
-            let key_changed =
-                t.pk.iter()
-                    .filter_map(|&p| t.columns.get(p))
-                    .any(|c| old.get(&c.name) != new.get(&c.name));
+            let key_changed = identity(t)
+                .iter()
+                .filter_map(|&p| t.columns.get(p))
+                .any(|c| old.get(&c.name) != new.get(&c.name));
             if key_changed {
                 width = 2;
             }
@@ -442,7 +500,7 @@ fn apply_op(
                 field: at.clone(),
                 table: t.name.clone(),
             })?;
-            let sql = format!("DELETE FROM {} WHERE {}", quote_ident(&t.name), pk_where(t));
+            let sql = format!("DELETE FROM {} WHERE {}", quote_ident(&t.name), ident_cond(t, 1));
             conn.execute(&sql, params_from_iter(pk.iter()))
                 .map_err(|e| sql_err(e, &at))?;
             entry.kind = EntryKind::Delete;
@@ -483,10 +541,15 @@ impl Store {
         let lsn = head_lsn(&tx)? + 1;
         let txid = meta_u64(&tx, "next_txid")?;
         let mut pos = 0u64;
+        let ctx = TxCtx {
+            lsn,
+            txid,
+            now: crate::time::now_iso(),
+        };
         let mut tables: Vec<String> = Vec::new();
         let mut truncated = Vec::new();
         for (i, op) in ops.iter().enumerate() {
-            apply_op(&tx, &self.catalog, op, i, lsn, txid, &mut pos)?;
+            apply_op(&tx, &self.catalog, op, i, &ctx, &mut pos)?;
             if !tables.contains(&op.table) {
                 tables.push(op.table.clone());
             }

@@ -21,6 +21,8 @@ pub fn val_of(ty: PgType, text: &str) -> Option<Val> {
             "f" => Val::Bool(false),
             _ => return None,
         },
+        // bpchar compares without its trailing padding, as in Postgres.
+        PgType::Bpchar => Val::Text(text.trim_end_matches(' ').to_string()),
         _ => Val::Text(text.to_string()),
     })
 }

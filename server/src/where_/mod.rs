@@ -22,7 +22,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
-pub use eval::{eval, like};
+pub use eval::{compare, eval, like, val_of};
 
 use crate::schema::{ident_name, parse_type, Table};
 use crate::types::{to_text, Category, ColType, PgType};

@@ -1,8 +1,10 @@
 //! The schema file: `CREATE TABLE` statements (Postgres dialect) → tables the store creates and
 //! shapes describe in their `electric-schema` header.
 //!
-//! Supported: column types of [`crate::types::PgType`] (and arrays of them), `NOT NULL`,
-//! `PRIMARY KEY` (column or table constraint; every table needs one), `UNIQUE`, and
+//! Supported: column types of [`crate::types::PgType`] (and arrays of them), enum types
+//! declared with `CREATE TYPE name AS ENUM (...)` before their use, `NOT NULL`,
+//! `PRIMARY KEY` (column or table constraint; without one, all columns identify a row), `UNIQUE`, `DEFAULT`
+//! (constants, `now()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`), and
 //! `REFERENCES` / `FOREIGN KEY` without cascading actions (a cascade would change rows without
 //! a logged operation). `CREATE INDEX` is accepted and ignored. Anything else is an error naming
 //! the statement, so a schema never silently means something else here than in Postgres.
@@ -12,7 +14,7 @@
 use serde_json::{json, Map, Value as Json};
 use sqlparser::ast::{
     ColumnOption, CreateTable, Expr, ForeignKeyConstraint, Ident, IndexColumn, ObjectName, ObjectNamePart,
-    ReferentialAction, Statement, TableConstraint,
+    ReferentialAction, Statement, TableConstraint, UserDefinedTypeRepresentation,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -59,6 +61,65 @@ pub struct Column {
     pub pk_index: Option<usize>,
     /// Type modifiers for the schema header (`precision`, `scale`, `max_length`, `length`).
     pub modifiers: Vec<(&'static str, u32)>,
+    /// The user-defined type name (enums), sent as the header's `type`.
+    pub udt: Option<String>,
+    /// The enum's labels, in declaration order (empty for other types).
+    pub labels: Vec<String>,
+    /// `DEFAULT`, applied when an insert omits the column.
+    pub default: Option<DefaultValue>,
+}
+
+/// A column default: a constant, or the transaction's time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    /// A literal, as the JSON value the write API would have received.
+    Literal(Json),
+    /// `now()` / `CURRENT_TIMESTAMP` (timestamp columns).
+    Now,
+    /// `CURRENT_DATE` (date columns).
+    CurrentDate,
+}
+
+/// A `DEFAULT` expression as a [`DefaultValue`]: literals (optionally cast), `now()`,
+/// `CURRENT_TIMESTAMP`, `CURRENT_DATE`.
+fn default_value(e: &Expr, ty: &ColType) -> Option<DefaultValue> {
+    use sqlparser::ast::{UnaryOperator, Value};
+    let lit = match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => serde_json::from_str::<Json>(n)
+                .ok()
+                .or_else(|| Some(Json::String(n.clone())))?,
+            Value::SingleQuotedString(s) => {
+                // A string default for a json/array column is that column's text, parsed.
+                if ty.dims > 0 || matches!(ty.base, PgType::Json | PgType::Jsonb) {
+                    serde_json::from_str(s).ok()?
+                } else {
+                    Json::String(s.clone())
+                }
+            }
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::Null => Json::Null,
+            _ => return None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match default_value(expr, ty)? {
+            DefaultValue::Literal(Json::Number(n)) => serde_json::from_str(&format!("-{n}")).ok()?,
+            _ => return None,
+        },
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => return default_value(expr, ty),
+        Expr::Function(f) => {
+            return match f.name.to_string().to_lowercase().as_str() {
+                "now" | "current_timestamp" | "transaction_timestamp" => Some(DefaultValue::Now),
+                "current_date" => Some(DefaultValue::CurrentDate),
+                _ => None,
+            }
+        }
+        _ => return None,
+    };
+    crate::types::to_text(ty, &lit).ok()?;
+    Some(DefaultValue::Literal(lit))
 }
 
 /// A foreign key: `columns` of this table reference `ref_columns` of `ref_table`.
@@ -99,7 +160,7 @@ impl Table {
         for &i in cols {
             let Some(c) = self.columns.get(i) else { continue };
             let mut o = Map::new();
-            o.insert("type".into(), json!(c.ty.base.name()));
+            o.insert("type".into(), json!(c.udt.as_deref().unwrap_or(c.ty.base.name())));
             if c.ty.dims > 0 {
                 o.insert("dims".into(), json!(c.ty.dims));
             }
@@ -139,9 +200,11 @@ impl Catalog {
             s.push('(');
             for c in &t.columns {
                 s.push_str(&format!(
-                    "{}:{}[{}]{:?}{},",
+                    "{}:{}{:?}{:?}[{}]{:?}{},",
                     c.name,
                     c.ty.base.name(),
+                    c.udt,
+                    (&c.labels, &c.default),
                     c.ty.dims,
                     c.ty.max_len,
                     c.not_null
@@ -266,7 +329,34 @@ fn check_actions(fk: &ForeignKeyConstraint) -> Result<(), SchemaError> {
     Ok(())
 }
 
-fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError> {
+/// An enum type: name and labels.
+type EnumType = (String, Vec<String>);
+
+/// A column type naming a declared enum (`mood`, `"Mood"`, `mood[]`).
+fn enum_type(display: &str, enums: &[EnumType]) -> Option<(ColType, String, Vec<String>)> {
+    let mut s = display.trim();
+    let mut dims = 0;
+    while let Some(rest) = s.strip_suffix("[]") {
+        s = rest.trim_end();
+        dims += 1;
+    }
+    let name = match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+        Some(q) => q.replace("\"\"", "\""),
+        None => s.to_lowercase(),
+    };
+    let (n, labels) = enums.iter().find(|(n, _)| *n == name)?;
+    Some((
+        ColType {
+            base: PgType::Enum,
+            dims,
+            max_len: None,
+        },
+        n.clone(),
+        labels.clone(),
+    ))
+}
+
+fn build_table(ct: &CreateTable, enums: &[EnumType]) -> Result<(Table, Vec<PendingFk>), SchemaError> {
     let name = table_name(&ct.name)?;
     if name.starts_with("_eddy") || name.is_empty() {
         return Err(SchemaError::Invalid(format!("table name {name:?} is reserved")));
@@ -283,14 +373,24 @@ fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError>
             )));
         }
         let display = cd.data_type.to_string();
-        let (ty, modifiers) = parse_type(&display)
-            .ok_or_else(|| SchemaError::Unsupported(format!("type {display} of column {name}.{cname}")))?;
+        let (ty, modifiers, udt, labels) = match (parse_type(&display), enum_type(&display, enums)) {
+            (_, Some((ty, n, labels))) => (ty, Vec::new(), Some(n), labels),
+            (Some((ty, m)), None) => (ty, m, None, Vec::new()),
+            (None, None) => {
+                return Err(SchemaError::Unsupported(format!(
+                    "type {display} of column {name}.{cname}"
+                )))
+            }
+        };
         let mut col = Column {
             name: cname.clone(),
             ty,
             not_null: false,
             pk_index: None,
             modifiers,
+            udt,
+            labels,
+            default: None,
         };
         for opt in &cd.options {
             match &opt.option {
@@ -302,6 +402,26 @@ fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError>
                     }
                 }
                 ColumnOption::Unique(_) => unique_names.push(vec![cname.clone()]),
+                ColumnOption::Default(e) => {
+                    let d = default_value(e, &col.ty).ok_or_else(|| {
+                        SchemaError::Unsupported(format!(
+                            "DEFAULT {e} on {name}.{cname} (constants, now(), CURRENT_TIMESTAMP and CURRENT_DATE are supported)"
+                        ))
+                    })?;
+                    let fits = match d {
+                        DefaultValue::Literal(_) => true,
+                        DefaultValue::Now => {
+                            matches!(col.ty.base, PgType::Timestamptz | PgType::Timestamp) && col.ty.dims == 0
+                        }
+                        DefaultValue::CurrentDate => col.ty.base == PgType::Date && col.ty.dims == 0,
+                    };
+                    if !fits {
+                        return Err(SchemaError::Invalid(format!(
+                            "DEFAULT {e} does not fit the type of {name}.{cname}"
+                        )));
+                    }
+                    col.default = Some(d);
+                }
                 ColumnOption::ForeignKey(fk) => {
                     check_actions(fk)?;
                     fks.push(PendingFk {
@@ -343,11 +463,8 @@ fn build_table(ct: &CreateTable) -> Result<(Table, Vec<PendingFk>), SchemaError>
             }
         }
     }
-    let Some(pk_names) = pk_names else {
-        return Err(SchemaError::Unsupported(format!(
-            "table {name} has no PRIMARY KEY"
-        )));
-    };
+    // A table without a primary key is identified by all its columns (ref §3.1 keys).
+    let pk_names = pk_names.unwrap_or_default();
     let find = |n: &String, cols: &[Column]| {
         cols.iter()
             .position(|c| &c.name == n)
@@ -399,11 +516,25 @@ pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
     let stmts =
         Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SchemaError::Syntax(e.to_string()))?;
     let mut tables: Vec<Table> = Vec::new();
+    let mut enums: Vec<EnumType> = Vec::new();
     let mut pending: Vec<(usize, Vec<PendingFk>)> = Vec::new();
     for st in &stmts {
         match st {
+            Statement::CreateType {
+                name,
+                representation: Some(UserDefinedTypeRepresentation::Enum { labels }),
+            } => {
+                let n = table_name(name)?;
+                let labels: Vec<String> = labels.iter().map(|l| l.value.clone()).collect();
+                if enums.iter().any(|(e, _)| *e == n) || labels.is_empty() {
+                    return Err(SchemaError::Invalid(format!(
+                        "enum {n} declared twice or without labels"
+                    )));
+                }
+                enums.push((n, labels));
+            }
             Statement::CreateTable(ct) => {
-                let (t, fks) = build_table(ct)?;
+                let (t, fks) = build_table(ct, &enums)?;
                 if tables.iter().any(|x| x.name == t.name) {
                     return Err(SchemaError::Invalid(format!("table {} declared twice", t.name)));
                 }
@@ -434,6 +565,23 @@ pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
             } else {
                 f.fk.referred_columns.iter().map(ident_name).collect()
             };
+            let ref_idx: Vec<usize> = ref_columns
+                .iter()
+                .filter_map(|c| target.column_index(c))
+                .collect();
+            let mut sorted = ref_idx.clone();
+            sorted.sort_unstable();
+            let unique_target = !sorted.is_empty()
+                && std::iter::once(&target.pk).chain(target.uniques.iter()).any(|u| {
+                    let mut u = u.clone();
+                    u.sort_unstable();
+                    u == sorted
+                });
+            if !unique_target {
+                return Err(SchemaError::Invalid(format!(
+                    "foreign key to {ref_table} must reference its primary key or a UNIQUE column set"
+                )));
+            }
             if ref_columns.len() != f.columns.len()
                 || ref_columns.iter().any(|c| target.column_index(c).is_none())
             {
@@ -462,74 +610,4 @@ pub fn parse_schema(sql: &str) -> Result<Catalog, SchemaError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TODO: &str = include_str!("../examples/todo.sql");
-
-    #[test]
-    fn parses_the_example_schema() {
-        let c = parse_schema(TODO).unwrap();
-        let todos = c.table("todos").unwrap();
-        assert_eq!(todos.pk, vec![0]);
-        let id = &todos.columns[0];
-        assert_eq!(
-            (id.name.as_str(), id.ty.base, id.not_null, id.pk_index),
-            ("id", PgType::Int8, true, Some(0))
-        );
-        let tags = todos.columns.iter().find(|c| c.name == "tags").unwrap();
-        assert_eq!((tags.ty.base, tags.ty.dims), (PgType::Int4, 1));
-        let header: Json = serde_json::from_str(&todos.schema_header(&[0, 1])).unwrap();
-        assert_eq!(header["id"], json!({"type":"int8","not_null":true,"pk_index":0}));
-        let join = c.table("todo_labels").unwrap();
-        assert_eq!(join.pk.len(), 2);
-        assert_eq!(join.fks.len(), 2);
-        assert_eq!(join.fks[0].ref_table, "todos");
-    }
-
-    #[test]
-    fn types_and_modifiers() {
-        let (t, m) = parse_type("CHARACTER VARYING(20)").unwrap();
-        assert_eq!((t.base, t.max_len), (PgType::Varchar, Some(20)));
-        assert_eq!(m, vec![("max_length", 20)]);
-        let (t, m) = parse_type("NUMERIC(10,2)").unwrap();
-        assert_eq!(t.base, PgType::Numeric);
-        assert_eq!(m, vec![("precision", 10), ("scale", 2)]);
-        assert_eq!(parse_type("TEXT[][]").unwrap().0.dims, 2);
-        assert_eq!(
-            parse_type("TIMESTAMP WITH TIME ZONE").unwrap().0.base,
-            PgType::Timestamptz
-        );
-        assert!(parse_type("GEOMETRY").is_none());
-        assert!(parse_type("INT(").is_none());
-    }
-
-    #[test]
-    fn rejections_are_explicit() {
-        for (sql, code) in [
-            ("CREATE TABLE t (a int)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a geometry PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY, b int DEFAULT 1)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE u (a int PRIMARY KEY REFERENCES t ON DELETE CASCADE)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY, b int REFERENCES nope(x))", "EDDY_SERVER_SCHEMA_INVALID"),
-            ("CREATE TABLE _eddy_log (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
-            ("CREATE TABLE t (a int PRIMARY KEY); CREATE TABLE T (b int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_INVALID"),
-            ("DROP TABLE t", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE other.t (a int PRIMARY KEY)", "EDDY_SERVER_SCHEMA_UNSUPPORTED"),
-            ("CREATE TABLE t (a int PRIMARY KEY", "EDDY_SERVER_SCHEMA_SYNTAX"),
-            ("", "EDDY_SERVER_SCHEMA_INVALID"),
-        ] {
-            use eddy::ErrorCode;
-            assert_eq!(parse_schema(sql).unwrap_err().code(), code, "{sql}");
-        }
-    }
-
-    #[test]
-    fn quoted_names_keep_case() {
-        let c =
-            parse_schema(r#"CREATE TABLE "Mixed" ("Id" int8 PRIMARY KEY, "a,b" text, Plain text)"#).unwrap();
-        let t = c.table("Mixed").unwrap();
-        let names: Vec<_> = t.columns.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, vec!["Id", "a,b", "plain"]);
-    }
-}
+mod tests;

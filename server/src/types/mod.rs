@@ -49,6 +49,8 @@ pub enum PgType {
     Uuid,
     /// `bytea` (hex output, `\x...`).
     Bytea,
+    /// A user-defined enum (its name and labels live on the column).
+    Enum,
 }
 
 /// How values of a type compare in a `where` clause.
@@ -113,6 +115,7 @@ impl PgType {
             PgType::Date => "date",
             PgType::Uuid => "uuid",
             PgType::Bytea => "bytea",
+            PgType::Enum => "enum",
         }
     }
 
@@ -129,7 +132,8 @@ impl PgType {
             | PgType::Timestamp
             | PgType::Date => Category::Text,
             PgType::Bool => Category::Bool,
-            PgType::Json | PgType::Jsonb | PgType::Bytea => Category::Opaque,
+            // Enums compare by declaration order in Postgres; only equality is offered here.
+            PgType::Json | PgType::Jsonb | PgType::Bytea | PgType::Enum => Category::Opaque,
         }
     }
 }
@@ -292,10 +296,9 @@ fn scalar_text(ty: &ColType, v: &Json) -> Result<String, ValueError> {
                 Json::String(s) => s.trim().to_string(),
                 other => return Err(bad(t, format!("expected a number, got {}", kind(other)))),
             };
-            if s == "NaN" || is_decimal(&s) {
-                Ok(s)
-            } else {
-                Err(bad(t, format!("{s:?} is not a decimal number")))
+            match s.as_str() {
+                "NaN" | "Infinity" | "-Infinity" => Ok(s),
+                _ => numeric_text(&s).ok_or_else(|| bad(t, format!("{s:?} is not a decimal number"))),
             }
         }
         PgType::Text | PgType::Varchar | PgType::Bpchar => {
@@ -329,6 +332,11 @@ fn scalar_text(ty: &ColType, v: &Json) -> Result<String, ValueError> {
                 _ => Err(bad(t, format!("{s:?} is not a boolean"))),
             },
             other => Err(bad(t, format!("expected a boolean, got {}", kind(other)))),
+        },
+        PgType::Enum => match v {
+            // Membership in the enum's labels is checked by the caller, which knows them.
+            Json::String(s) if !s.contains('\0') => Ok(s.clone()),
+            other => Err(bad(t, format!("expected a label string, got {}", kind(other)))),
         },
         PgType::Json => Ok(v.to_string()),
         PgType::Jsonb => {
@@ -420,6 +428,51 @@ pub fn is_decimal(s: &str) -> bool {
         !e.is_empty() && digits(e)
     });
     !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac) && exp_ok
+}
+
+/// Postgres numeric output of a decimal: exponent applied, leading zeros dropped, the scale
+/// (digits after the point) kept as written (`1.50` stays `1.50`, `1.5e1` is `15`, `1e-2` is
+/// `0.01`, `-0.0` is `0.0`).
+pub fn numeric_text(s: &str) -> Option<String> {
+    if !is_decimal(s) {
+        return None;
+    }
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (body.get(..i)?, body.get(i + 1..)?.parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    if exp.abs() > 1000 {
+        return None;
+    }
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = format!("{int}{frac}");
+    let mut scale = frac.len() as i64 - exp;
+    if scale < 0 {
+        digits.extend(std::iter::repeat_n('0', (-scale) as usize));
+        scale = 0;
+    }
+    let scale = scale as usize;
+    if digits.len() <= scale {
+        digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
+    }
+    let (ip, fp) = digits.split_at(digits.len() - scale);
+    let ip = ip.trim_start_matches('0');
+    let ip = if ip.is_empty() { "0" } else { ip };
+    let zero = ip == "0" && fp.bytes().all(|b| b == b'0');
+    let mut out = String::with_capacity(digits.len() + 2);
+    if neg && !zero {
+        out.push('-');
+    }
+    out.push_str(ip);
+    if !fp.is_empty() {
+        out.push('.');
+        out.push_str(fp);
+    }
+    Some(out)
 }
 
 /// Postgres float output (shortest round-trip digits, `extra_float_digits=1`).
@@ -518,107 +571,4 @@ pub fn canonical_uuid(s: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn t(base: PgType, v: Json) -> Result<Option<String>, ValueError> {
-        to_text(&ColType::scalar(base), &v)
-    }
-
-    #[test]
-    fn integers_are_exact_and_range_checked() {
-        assert_eq!(
-            t(PgType::Int8, json!(9007199254740993u64)).unwrap().unwrap(),
-            "9007199254740993"
-        );
-        assert_eq!(
-            t(PgType::Int8, json!("-9223372036854775808")).unwrap().unwrap(),
-            "-9223372036854775808"
-        );
-        assert!(t(PgType::Int8, json!("9223372036854775808")).is_err());
-        assert!(t(PgType::Int4, json!(2147483648u64)).is_err());
-        assert!(t(PgType::Int2, json!(1.5)).is_err());
-        assert!(t(PgType::Int4, json!(true)).is_err());
-        assert_eq!(t(PgType::Int4, json!(null)).unwrap(), None);
-    }
-
-    #[test]
-    fn floats_bools_and_json() {
-        assert_eq!(t(PgType::Float8, json!(1.5)).unwrap().unwrap(), "1.5");
-        assert_eq!(t(PgType::Float8, json!(1)).unwrap().unwrap(), "1");
-        assert_eq!(t(PgType::Float8, json!("NaN")).unwrap().unwrap(), "NaN");
-        assert_eq!(
-            t(PgType::Float8, json!("-Infinity")).unwrap().unwrap(),
-            "-Infinity"
-        );
-        assert_eq!(t(PgType::Float8, json!(1e21)).unwrap().unwrap(), "1e+21");
-        assert_eq!(t(PgType::Float8, json!(0.00001)).unwrap().unwrap(), "1e-05");
-        assert_eq!(t(PgType::Bool, json!(true)).unwrap().unwrap(), "t");
-        assert_eq!(t(PgType::Bool, json!("false")).unwrap().unwrap(), "f");
-        assert_eq!(
-            t(
-                PgType::Jsonb,
-                json!({"bb": [1, {"z": null, "a": true}], "a": "x"})
-            )
-            .unwrap()
-            .unwrap(),
-            r#"{"a": "x", "bb": [1, {"a": true, "z": null}]}"#
-        );
-        // json keeps the compact text (keys in serde_json's map order).
-        assert_eq!(
-            t(PgType::Json, json!({"b":1,"a":[2]})).unwrap().unwrap(),
-            r#"{"a":[2],"b":1}"#
-        );
-    }
-
-    #[test]
-    fn text_types() {
-        let vc = ColType {
-            base: PgType::Varchar,
-            dims: 0,
-            max_len: Some(3),
-        };
-        assert!(to_text(&vc, &json!("abcd")).is_err());
-        assert_eq!(to_text(&vc, &json!("abc")).unwrap().unwrap(), "abc");
-        assert!(t(PgType::Text, json!(5)).is_err());
-        assert!(t(PgType::Text, json!("a\u{0}b")).is_err());
-        assert_eq!(
-            t(PgType::Uuid, json!("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"))
-                .unwrap()
-                .unwrap(),
-            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
-        );
-        assert!(t(PgType::Uuid, json!("a0eebc99-9c0b")).is_err());
-        assert!(t(PgType::Numeric, json!("1.50")).unwrap().unwrap() == "1.50");
-        assert!(t(PgType::Numeric, json!("1.5.0")).is_err());
-    }
-
-    #[test]
-    fn arrays_are_postgres_literals() {
-        let arr = ColType {
-            base: PgType::Int4,
-            dims: 1,
-            max_len: None,
-        };
-        assert_eq!(
-            to_text(&arr, &json!([1, null, 3])).unwrap().unwrap(),
-            "{1,NULL,3}"
-        );
-        assert_eq!(to_text(&arr, &json!([])).unwrap().unwrap(), "{}");
-        assert!(to_text(&arr, &json!([[1]])).is_err());
-        assert!(to_text(&arr, &json!(["x"])).is_err());
-        let txt2 = ColType {
-            base: PgType::Text,
-            dims: 2,
-            max_len: None,
-        };
-        assert_eq!(
-            to_text(&txt2, &json!([["a", "NULL"], ["b c", "q\"\\"]]))
-                .unwrap()
-                .unwrap(),
-            r#"{{a,"NULL"},{"b c","q\"\\"}}"#
-        );
-        assert!(to_text(&txt2, &json!([["a"], ["b", "c"]])).is_err());
-    }
-}
+mod tests;

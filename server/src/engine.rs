@@ -1,0 +1,171 @@
+//! The shape-log state machine shared by the long-poll HTTP endpoint and the WebSocket
+//! endpoint: given a shape's entry and a requested offset, produce the next batch (a snapshot
+//! chunk or a slice of the change log), waiting for a commit when live.
+//!
+//! Offsets follow ref §0: `-1` → snapshot chunk 0 at `0_0` (never up-to-date); `0_k` → chunk
+//! k+1 at `0_(k+1)`; after the last chunk (or at `0_inf`) → the change log after the snapshot
+//! LSN, whole transactions up to `--chunk-bytes`, ending at `0_inf` when there is nothing or at
+//! the last change's `<lsn>_<op>`, with `up-to-date` when the head was reached; `now` →
+//! `[up-to-date]` at the shape's current log end. Live reads wait for a commit (or a handle
+//! drop) until the deadline, then answer `[up-to-date]` at the same offset.
+
+use std::sync::Arc;
+
+use eddy::protocol::{LogOffset, Message, Offset, OpOffset};
+use tokio::time::Instant;
+
+use crate::state::{AppState, ShapeEntry};
+
+/// One step of a shape log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// A batch of messages.
+    Batch {
+        /// JSON array of messages (ends with up-to-date when `up_to_date`).
+        body: String,
+        /// Offset to continue from.
+        end: String,
+        /// The batch ends with up-to-date.
+        up_to_date: bool,
+        /// The batch has change messages.
+        has_data: bool,
+    },
+    /// The handle is gone: refetch from `-1` with this handle.
+    Refetch(String),
+    /// The offset is not in this shape's log.
+    OutOfBounds,
+    /// A storage failure.
+    Internal(String),
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
+}
+
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return Step::Internal(e.to_string()),
+            Err(e) => return Step::Internal(e),
+        }
+    };
+}
+
+/// The current handle for the entry's definition (creating one), as a refetch step.
+pub async fn refetch(app: &Arc<AppState>, entry: &Arc<ShapeEntry>, drop_old: bool) -> Step {
+    let (a, e) = (app.clone(), entry.clone());
+    let h = tri!(
+        blocking(move || {
+            if drop_old {
+                a.drop_handles(std::slice::from_ref(&e.handle))?;
+            }
+            a.get_or_create(&e.shape).map(|n| n.handle.clone())
+        })
+        .await
+    );
+    Step::Refetch(h)
+}
+
+/// Where a log read starts for a log offset, or `None` if it is out of bounds.
+fn log_start(entry: &ShapeEntry, off: LogOffset, head: u64) -> Option<LogOffset> {
+    if off.tx == 0 {
+        return match off.op {
+            OpOffset::At(k) if k >= entry.info.chunks => None,
+            _ => Some(LogOffset::tx_end(0)),
+        };
+    }
+    (off.tx <= head).then_some(off)
+}
+
+/// The snapshot chunk a request at `offset` gets, if any.
+pub fn chunk_for(entry: &ShapeEntry, offset: Offset) -> Option<u64> {
+    match offset {
+        Offset::BeforeAll => Some(0),
+        Offset::Log(LogOffset {
+            tx: 0,
+            op: OpOffset::At(k),
+        }) if k.saturating_add(1) < entry.info.chunks => Some(k + 1),
+        _ => None,
+    }
+}
+
+/// The next batch after `offset`. With `live`, an empty caught-up read waits for a change
+/// until `deadline`.
+pub async fn next(
+    app: &Arc<AppState>,
+    entry: &Arc<ShapeEntry>,
+    offset: Offset,
+    live: bool,
+    deadline: Instant,
+) -> Step {
+    if let Some(i) = chunk_for(entry, offset) {
+        let (a, h) = (app.clone(), entry.handle.clone());
+        return match tri!(blocking(move || a.store.chunk(&h, i)).await) {
+            Some(body) => Step::Batch {
+                has_data: body != "[]",
+                body,
+                end: LogOffset::new(0, i).to_string(),
+                up_to_date: false,
+            },
+            None => refetch(app, entry, false).await,
+        };
+    }
+    let a = app.clone();
+    let head = tri!(blocking(move || a.store.head()).await);
+    let after = match offset {
+        Offset::Log(off) => match log_start(entry, off, head) {
+            Some(a) => a,
+            None => return Step::OutOfBounds,
+        },
+        Offset::Now | Offset::BeforeAll => LogOffset::tx_end(0),
+    };
+    if offset == Offset::Now {
+        let (a, e) = (app.clone(), entry.clone());
+        let (last, truncated, head) =
+            tri!(blocking(move || a.store.log_end(&e.shape, e.info.snapshot_lsn)).await);
+        if truncated {
+            return refetch(app, entry, true).await;
+        }
+        let body = serde_json::to_string(&[Message::up_to_date(Some(head))]).unwrap_or_default();
+        let end = last.unwrap_or(LogOffset::tx_end(0)).to_string();
+        return Step::Batch {
+            body,
+            end,
+            up_to_date: true,
+            has_data: false,
+        };
+    }
+    let max = app.config.chunk_bytes;
+    let mut rx = app.changes.subscribe();
+    loop {
+        rx.borrow_and_update();
+        if app.registry().get(&entry.handle).is_none() {
+            return refetch(app, entry, false).await;
+        }
+        let (a, e) = (app.clone(), entry.clone());
+        let read = tri!(blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await);
+        if read.truncated {
+            return refetch(app, entry, true).await;
+        }
+        let waiting = live && read.msgs.is_empty() && read.complete;
+        if waiting {
+            if let Ok(Ok(())) = tokio::time::timeout_at(deadline, rx.changed()).await {
+                continue;
+            }
+        }
+        let end = read.msgs.last().map_or(after, crate::store::msg_offset);
+        let has_data = !read.msgs.is_empty();
+        let mut msgs: Vec<Message> = read.msgs.into_iter().map(Message::Change).collect();
+        if read.complete {
+            msgs.push(Message::up_to_date(Some(read.head)));
+        }
+        let body = serde_json::to_string(&msgs).unwrap_or_else(|_| "[]".into());
+        return Step::Batch {
+            body,
+            end: end.to_string(),
+            up_to_date: read.complete,
+            has_data,
+        };
+    }
+}
