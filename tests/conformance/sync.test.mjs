@@ -1,0 +1,291 @@
+// The official @electric-sql/client against eddy-server: initial sync, live changes, PK change,
+// replica full, where + params, columns, changes_only + offset=now, the type matrix.
+// After every up-to-date the client's rows must equal the ground truth of the shape.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, itemKey, sleep } from './harness.mjs';
+
+const T = { timeout: 30000 };
+
+/** Run `fn(server)` with a fresh server, always stopping it. */
+async function withServer(fn, opts) {
+  const s = await startServer(opts);
+  try {
+    await fn(s);
+  } finally {
+    await s.stop();
+  }
+}
+
+const item = (id, extra = {}) => ({
+  id,
+  title: `t${id}`,
+  done: false,
+  score: id / 2,
+  meta: { id, nested: { list: [id, 'x'] } },
+  tags: [id, id + 1],
+  at: '2024-05-06T07:08:09.5Z',
+  n: id,
+  ...extra,
+});
+const ins = (table, row) => ({ op: 'insert', table, row });
+const upd = (table, row, old_key) => ({ op: 'update', table, row, ...(old_key ? { old_key } : {}) });
+const del = (table, row) => ({ op: 'delete', table, row });
+
+test('initial sync of an empty table: two requests, up-to-date with zero rows', T, () =>
+  withServer(async (s) => {
+    const c = s.sync({ table: 'empty_t' });
+    const truth = await s.truth({ table: 'empty_t' });
+    await c.converge(truth);
+    assert.equal(c.last.value.size, 0);
+    assert.equal(c.shape.isUpToDate, true);
+    const [first, second] = c.requests;
+    assert.match(first.url, /offset=-1/);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers['electric-up-to-date'], undefined, 'offset=-1 must not be up-to-date');
+    assert.match(second.url, /offset=0_0/);
+    assert.equal(second.headers['electric-up-to-date'], '');
+    assert.equal(c.errors.length, 0);
+  }));
+
+test('initial sync of a multi-chunk table follows offsets and exposes nothing before up-to-date', T, () =>
+  withServer(async (s) => {
+    const rows = Array.from({ length: 300 }, (_, i) => ins('big', { id: i + 1, body: `row ${i + 1} `.padEnd(60, 'x') }));
+    await s.tx(rows.slice(0, 150));
+    await s.tx(rows.slice(150));
+    const truth = await s.truth({ table: 'big' });
+    assert.equal(truth.rows.size, 300);
+    const c = s.sync({ table: 'big' });
+    await c.converge(truth);
+    assert.equal(c.states.length, 1, 'exactly one up-to-date state, after the last chunk');
+    assert.equal(c.states[0].value.size, 300);
+    assert.equal(c.states[0].value.get('"public"."big"/"300"').id, 300n);
+    const offsets = c.requests.map((r) => new URL(r.url).searchParams.get('offset'));
+    assert.ok(offsets.length > 5, `expected many chunk requests, got ${offsets}`);
+    assert.deepEqual(offsets.slice(0, 4), ['-1', '0_0', '0_1', '0_2']);
+    const upToDates = c.requests.filter((r) => r.headers?.['electric-up-to-date'] === '');
+    assert.equal(upToDates.length, 1);
+    assert.equal(c.requests.findIndex((r) => r.headers?.['electric-up-to-date'] === ''), offsets.length - 1);
+  }));
+
+test('live insert, partial update, delete and a multi-op transaction', T, () =>
+  withServer(async (s) => {
+    await s.tx([ins('items', item(1)), ins('items', item(2))]);
+    const p = { table: 'items' };
+    const c = s.sync(p);
+    let truth = await s.truth(p);
+    await c.converge(truth);
+
+    const steps = [
+      [ins('items', item(3))],
+      [upd('items', { id: 1, title: 'renamed', done: true })],
+      [upd('items', { id: 2, meta: null, tags: null, score: -0.25 })],
+      [del('items', { id: 3 })],
+      [ins('items', item(4)), upd('items', { id: 4, n: 44 }), del('items', { id: 1 }), ins('items', item(5))],
+    ];
+    for (const ops of steps) {
+      const since = c.states.length;
+      await s.tx(ops);
+      const prev = truth;
+      truth = await s.truth(p);
+      await c.converge(truth, { since, allowed: [prev] });
+    }
+    const v = c.last.value;
+    assert.deepEqual([...v.keys()].sort(), [itemKey(2), itemKey(4), itemKey(5)].sort());
+    assert.equal(v.get(itemKey(2)).meta, null);
+    assert.equal(v.get(itemKey(2)).score, -0.25);
+    assert.equal(v.get(itemKey(2)).title, 't2', 'partial update keeps untouched columns');
+    assert.equal(v.get(itemKey(4)).n, 44);
+    assert.equal(c.errors.length, 0);
+  }));
+
+test('PK change: delete with key_change_to, insert with key_change_from, old key gone', T, () =>
+  withServer(async (s) => {
+    await s.tx([ins('items', item(1))]);
+    const p = { table: 'items' };
+    const c = s.sync(p);
+    const before = await s.truth(p);
+    await c.converge(before);
+    const since = c.states.length;
+    await s.tx([upd('items', { id: 100, title: 'moved' }, { id: 1 })]);
+    const truth = await s.truth(p);
+    await c.converge(truth, { since, allowed: [before] });
+    assert.deepEqual([...c.last.value.keys()], [itemKey(100)]);
+    const row = c.last.value.get(itemKey(100));
+    assert.equal(row.id, 100n);
+    assert.equal(row.title, 'moved');
+    assert.equal(row.n, 1, 'the moved row keeps its other columns');
+    const changes = c.batches.flat().filter((m) => m.headers?.operation && m.headers.lsn);
+    const d = changes.find((m) => m.headers.operation === 'delete');
+    const i = changes.find((m) => m.headers.operation === 'insert');
+    assert.equal(d.key, itemKey(1));
+    assert.equal(d.headers.key_change_to, itemKey(100));
+    assert.equal(i.key, itemKey(100));
+    assert.equal(i.headers.key_change_from, itemKey(1));
+  }));
+
+test('composite primary key table: keys, updates, deletes', T, () =>
+  withServer(async (s) => {
+    const p = { table: 'pairs' };
+    await s.tx([ins('pairs', { a: 1, b: 'x', v: 'one' }), ins('pairs', { a: 1, b: 'y/z', v: 'two' })]);
+    const c = s.sync(p);
+    let truth = await s.truth(p);
+    await c.converge(truth);
+    assert.ok(c.last.value.has('"public"."pairs"/"1"/"x"'));
+    assert.ok(c.last.value.has('"public"."pairs"/"1"/"y//z"'), `keys: ${[...c.last.value.keys()]}`);
+    for (const ops of [
+      [upd('pairs', { a: 1, b: 'x', v: 'uno' })],
+      [del('pairs', { a: 1, b: 'y/z' }), ins('pairs', { a: 2, b: 'x', v: null })],
+    ]) {
+      const since = c.states.length;
+      const prev = truth;
+      await s.tx(ops);
+      truth = await s.truth(p);
+      await c.converge(truth, { since, allowed: [prev] });
+    }
+    assert.deepEqual(c.last.value.get('"public"."pairs"/"1"/"x"'), { a: 1n, b: 'x', v: 'uno' });
+    assert.equal(c.last.value.size, 2);
+  }));
+
+test('replica=full: full rows and old_value on updates, full row on deletes, own handle', T, () =>
+  withServer(async (s) => {
+    await s.tx([ins('items', item(1)), ins('items', item(2))]);
+    const p = { table: 'items', replica: 'full' };
+    const c = s.sync({ table: 'items' }, { replica: 'full' });
+    let truth = await s.truth(p);
+    await c.converge(truth);
+    const dflt = await s.truth({ table: 'items' });
+    assert.notEqual(truth.handle, dflt.handle, 'replica is part of the shape identity');
+    assert.equal(c.stream.shapeHandle, truth.handle);
+    for (const ops of [[upd('items', { id: 1, title: 'full' })], [del('items', { id: 2 })]]) {
+      const since = c.states.length;
+      const prev = truth;
+      await s.tx(ops);
+      truth = await s.truth(p);
+      await c.converge(truth, { since, allowed: [prev] });
+    }
+    const live = c.batches.flat().filter((m) => m.headers?.lsn);
+    const u = live.find((m) => m.headers.operation === 'update');
+    assert.deepEqual(u.value, { ...item(1), id: 1n, title: 'full', at: '2024-05-06 07:08:09.5+00' });
+    assert.deepEqual(u.old_value, { title: 't1' });
+    const d = live.find((m) => m.headers.operation === 'delete');
+    assert.deepEqual(d.value, { ...item(2), id: 2n, at: '2024-05-06 07:08:09.5+00' });
+  }));
+
+test('where with params: rows enter and leave the shape', T, () =>
+  withServer(async (s) => {
+    await s.tx([1, 2, 3, 4].map((i) => ins('items', item(i, { n: i * 10 }))));
+    const where = 'n >= $1 AND title <> $2';
+    const params = ['20', 't4'];
+    const p = { table: 'items', where, params };
+    const c = s.sync(p);
+    let truth = await s.truth(p);
+    await c.converge(truth);
+    assert.deepEqual([...c.last.value.keys()].sort(), [itemKey(2), itemKey(3)]);
+    assert.ok(c.requests[0].url.includes('params%5B1%5D=20') || c.requests[0].url.includes('params[1]=20'));
+    const steps = [
+      [upd('items', { id: 1, n: 50 })], // enters
+      [upd('items', { id: 2, n: 5 })], // leaves
+      [upd('items', { id: 3, title: 't4' })], // leaves via the second param
+      [ins('items', item(9, { n: 99 })), ins('items', item(8, { n: 1 }))],
+      [upd('items', { id: 9, n: 98 })], // stays
+    ];
+    for (const ops of steps) {
+      const since = c.states.length;
+      const prev = truth;
+      await s.tx(ops);
+      truth = await s.truth(p);
+      await c.converge(truth, { since, allowed: [prev] });
+    }
+    assert.deepEqual([...c.last.value.keys()].sort(), [itemKey(1), itemKey(9)]);
+    assert.equal(c.last.value.get(itemKey(9)).n, 98);
+    assert.equal(c.last.value.get(itemKey(1)).title, 't1', 'a row entering the shape arrives whole');
+  }));
+
+test('columns: only the selected columns are synced', T, () =>
+  withServer(async (s) => {
+    await s.tx([ins('items', item(1)), ins('items', item(2))]);
+    const p = { table: 'items', columns: ['id', 'title', 'n'] };
+    const c = s.sync(p);
+    let truth = await s.truth({ table: 'items', columns: 'id,title,n' });
+    await c.converge(truth);
+    assert.deepEqual(c.last.value.get(itemKey(1)), { id: 1n, title: 't1', n: 1 });
+    for (const ops of [
+      [upd('items', { id: 1, score: 7 })], // not a selected column
+      [upd('items', { id: 2, title: 'two', done: true })],
+      [ins('items', item(3))],
+    ]) {
+      const since = c.states.length;
+      const prev = truth;
+      await s.tx(ops);
+      truth = await s.truth({ table: 'items', columns: 'id,title,n' });
+      await c.converge(truth, { since, allowed: [prev] });
+    }
+    assert.deepEqual(c.last.value.get(itemKey(2)), { id: 2n, title: 'two', n: 2 });
+    assert.deepEqual(c.last.value.get(itemKey(3)), { id: 3n, title: 't3', n: 3 });
+  }));
+
+test('changes_only + offset=now: no history, then only new changes', T, () =>
+  withServer(async (s) => {
+    await s.tx([ins('items', item(1)), ins('items', item(2))]);
+    const c = s.sync({ table: 'items' }, { log: 'changes_only', offset: 'now' });
+    await c.until((x) => x.states.length >= 1, 8000, 'first up-to-date');
+    assert.equal(c.last.value.size, 0, 'no history');
+    const first = c.requests[0];
+    assert.match(first.url, /offset=now/);
+    assert.match(first.url, /log=changes_only/);
+    assert.equal(first.headers['electric-up-to-date'], '');
+    assert.equal(first.headers['electric-has-data'], 'false');
+
+    await s.tx([ins('items', item(3)), upd('items', { id: 1, title: 'seen?' })]);
+    await c.until((x) => x.last.value.size === 1, 8000, 'the new insert');
+    assert.deepEqual([...c.last.value.keys()], [itemKey(3)]);
+    assert.equal(c.last.value.get(itemKey(3)).id, 3n);
+    const ops = c.batches.flat().filter((m) => m.headers?.operation).map((m) => [m.headers.operation, m.key]);
+    assert.deepEqual(ops, [
+      ['insert', itemKey(3)],
+      ['update', itemKey(1)],
+    ]);
+    await s.tx([del('items', { id: 3 })]);
+    await c.until((x) => x.last.value.size === 0, 8000, 'the delete');
+  }));
+
+test('type matrix: int8 extremes as BigInt, floats, bool, jsonb, int4[] with NULL, timestamptz, text', T, () =>
+  withServer(async (s) => {
+    const rows = [
+      { id: '9223372036854775807', title: 'max', done: true, score: 'NaN', meta: [1, { a: null }], tags: [1, null, -3], at: '2024-01-01T00:00:00+02:00', n: 2147483647 },
+      { id: '-9223372036854775808', title: 'min "quoted" \\ ünï', done: false, score: 'Infinity', meta: 'str', tags: [], at: null, n: -2147483648 },
+      { id: 0, title: '', done: null, score: '-Infinity', meta: { b: 1, a: [true, false] }, tags: null, at: '1999-12-31T23:59:59.123456Z', n: null },
+      { id: 5, title: null, done: true, score: 1e-7, meta: null, tags: [0], at: null, n: 0 },
+    ];
+    await s.tx(rows.map((r) => ins('items', r)));
+    const p = { table: 'items' };
+    const c = s.sync(p);
+    const truth = await s.truth(p);
+    await c.converge(truth);
+    const v = c.last.value;
+    const max = v.get(itemKey('9223372036854775807'));
+    assert.equal(max.id, 9223372036854775807n);
+    assert.ok(Number.isNaN(max.score));
+    assert.deepEqual(max.meta, [1, { a: null }]);
+    assert.deepEqual(max.tags, [1, null, -3]);
+    assert.equal(max.at, '2023-12-31 22:00:00+00');
+    assert.equal(max.n, 2147483647);
+    const min = v.get(itemKey('-9223372036854775808'));
+    assert.equal(min.id, -9223372036854775808n);
+    assert.equal(min.title, 'min "quoted" \\ ünï');
+    assert.equal(min.score, Infinity);
+    assert.equal(min.meta, 'str');
+    assert.deepEqual(min.tags, []);
+    assert.equal(min.done, false);
+    const zero = v.get(itemKey(0));
+    assert.equal(zero.score, -Infinity);
+    assert.equal(zero.done, null);
+    assert.deepEqual(zero.meta, { a: [true, false], b: 1 });
+    assert.equal(zero.at, '1999-12-31 23:59:59.123456+00');
+    assert.equal(zero.title, '');
+    assert.equal(v.get(itemKey(5)).score, 1e-7);
+    assert.equal(c.errors.length, 0);
+    await sleep(0);
+  }));
