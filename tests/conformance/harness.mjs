@@ -9,6 +9,7 @@
 //   - stop()             kills the server and removes the temp dir
 // Every wait is bounded; nothing is left running after stop().
 
+import './unref-long-timers.mjs';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
