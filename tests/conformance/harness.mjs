@@ -390,19 +390,23 @@ export function officialSync(shapeUrl, params, opts = {}) {
     get last() {
       return states.at(-1);
     },
-    /** Resolve when `pred(s)` holds after some batch; bounded. */
+    /** Resolve when `pred(s)` holds; bounded by `ms`. */
     async until(pred, ms = 8000, what = 'condition') {
       if (pred(s)) return;
+      // Re-checked after every batch/error and every 20 ms (requests change between batches).
       let wake;
+      let poll;
       const p = new Promise((r) => {
         wake = () => {
           if (pred(s)) r();
         };
         waiters.add(wake);
+        poll = setInterval(wake, 20);
       });
       try {
         await withTimeout(p, ms, what);
       } finally {
+        clearInterval(poll);
         waiters.delete(wake);
       }
     },
