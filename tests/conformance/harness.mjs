@@ -179,8 +179,12 @@ export async function startServer({ schema = SCHEMA, flags = {} } = {}) {
       for (const s of streams) s.close();
       streams.clear();
       if (child.exitCode === null && child.signalCode === null) {
+        // Graceful first; eddy-server's graceful shutdown waits for held live requests (see
+        // server-bugs.test.mjs), so fall back to SIGKILL quickly.
         child.kill('SIGINT');
-        const done = await Promise.race([exited, sleep(3000).then(() => null)]);
+        const t0 = Date.now();
+        const done = await Promise.race([exited, sleep(1000).then(() => null)]);
+        if (process.env.EDDY_CONF_DEBUG) console.error(`stop: ${done ? 'exited' : 'killed'} after ${Date.now() - t0} ms`);
         if (done === null) {
           child.kill('SIGKILL');
           await exited;

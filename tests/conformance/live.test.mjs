@@ -190,3 +190,38 @@ test('409 while live in SSE mode (DELETE /v1/shape): stream ends, reconnect gets
     assert.equal(c.last.value.size, 2);
     assert.equal(c.errors.length, 0);
   }));
+
+test('resume from a stored (handle, offset): catch-up without the snapshot; an invalidated handle resets', T, () =>
+  withServer(async (s) => {
+    const p = { table: 'items' };
+    await s.tx([ins('items', item(1)), ins('items', item(2))]);
+    const first = s.sync(p);
+    let truth = await s.truth(p);
+    await first.converge(truth);
+    const stored = { handle: first.stream.shapeHandle, offset: first.stream.lastOffset, rows: first.last.value };
+    first.close();
+    await s.tx([ins('items', item(3)), upd('items', { id: 1, title: 'while away' })]);
+    // Resume: only the changes since the stored offset arrive (the Shape starts empty, so it
+    // holds exactly the rows those changes carry).
+    const resumed = s.sync(p, { handle: stored.handle, offset: stored.offset });
+    await resumed.until((x) => x.states.length >= 1, 8000, 'resume up-to-date');
+    assert.equal(q(resumed.requests[0], 'offset'), stored.offset);
+    assert.equal(q(resumed.requests[0], 'handle'), stored.handle);
+    assert.equal(resumed.requests[0].status, 200);
+    assert.ok(resumed.requests.every((r) => q(r, 'offset') !== '-1'), 'no snapshot re-download');
+    const ops = resumed.batches.flat().filter((m) => m.headers?.operation).map((m) => [m.headers.operation, m.key]);
+    assert.deepEqual(ops, [
+      ['insert', itemKey(3)],
+      ['update', itemKey(1)],
+    ]);
+    resumed.close();
+    // Invalidate the handle, then resume again: 409, full resync to the truth.
+    assert.equal(await s.deleteShape(p), 202);
+    const reset = s.sync(p, { handle: stored.handle, offset: stored.offset });
+    truth = await s.truth(p);
+    await reset.converge(truth);
+    assert.equal(reset.requests[0].status, 409);
+    assert.equal(q(reset.requests[1], 'offset'), '-1');
+    assert.equal(reset.last.value.size, 3);
+    assert.equal(reset.errors.length, 0);
+  }));
