@@ -81,8 +81,8 @@ export async function startServer({ schema = SCHEMA, flags = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-conf-'));
   const schemaPath = join(dir, 'schema.sql');
   writeFileSync(schemaPath, schema);
-  const all = { ...FAST_FLAGS, ...flags };
-  const args = ['--schema', schemaPath, '--data', ':memory:', '--listen', '127.0.0.1:0'];
+  const all = { data: ':memory:', ...FAST_FLAGS, ...flags };
+  const args = ['--schema', schemaPath, '--listen', '127.0.0.1:0'];
   for (const [k, v] of Object.entries(all)) if (v !== undefined && v !== null) args.push(`--${k}`, String(v));
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

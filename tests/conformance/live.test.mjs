@@ -4,6 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, itemKey, sleep } from './harness.mjs';
 
 const T = { timeout: 30000 };
@@ -225,3 +228,37 @@ test('resume from a stored (handle, offset): catch-up without the snapshot; an i
     assert.equal(reset.last.value.size, 3);
     assert.equal(reset.errors.length, 0);
   }));
+
+test('server restart on the same --data file: a stored (handle, offset) resumes without a resync', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-conf-data-'));
+  const flags = { data: join(dir, 'eddy.sqlite') };
+  const p = { table: 'items' };
+  try {
+    let stored;
+    await withServer(async (s) => {
+      await s.tx([ins('items', item(1))]);
+      const c = s.sync(p);
+      let truth = await s.truth(p);
+      await c.converge(truth);
+      truth = await step(s, c, p, [ins('items', item(2))], truth);
+      stored = { handle: c.stream.shapeHandle, offset: c.stream.lastOffset };
+    }, { flags });
+    await withServer(async (s) => {
+      await s.tx([ins('items', item(3)), del('items', { id: 1 })]);
+      const c = s.sync(p, stored);
+      await c.until((x) => x.states.length >= 1, 8000, 'resume up-to-date');
+      assert.equal(c.requests[0].status, 200, 'the handle survived the restart');
+      assert.equal(c.stream.shapeHandle, stored.handle);
+      const ops = c.batches.flat().filter((m) => m.headers?.operation).map((m) => [m.headers.operation, m.key]);
+      assert.deepEqual(ops, [
+        ['insert', itemKey(3)],
+        ['delete', itemKey(1)],
+      ]);
+      const truth = await s.truth(p);
+      assert.deepEqual([...truth.rows.keys()].sort(), [itemKey(2), itemKey(3)]);
+      assert.ok(BigInt(c.stream.lastOffset.split('_')[0]) > BigInt(stored.offset.split('_')[0]), 'LSNs keep growing');
+    }, { flags });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
