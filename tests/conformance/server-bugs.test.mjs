@@ -93,3 +93,39 @@ test(
     }
   },
 );
+
+test(
+  'timestamptz accepts the Postgres input forms a user writes: date only, zone name UTC, ±infinity',
+  T(
+    "time.rs parses only date+time forms: '2024-01-01' (ISO 8601 and valid Postgres) is a 400 in " +
+      "POST /v1/tx and in where; so are '2024-01-01 00:00:00 UTC', 'infinity' and '-infinity'",
+  ),
+  async () => {
+    const s = await startServer();
+    try {
+      const cases = [
+        ['2024-01-01', '2024-01-01 00:00:00+00'],
+        ['2024-01-01 00:00:00 UTC', '2024-01-01 00:00:00+00'],
+        ['infinity', 'infinity'],
+        ['-infinity', '-infinity'],
+      ];
+      const failures = [];
+      for (const [i, [input, out]] of cases.entries()) {
+        try {
+          await s.tx([{ op: 'insert', table: 'items', row: { id: i + 1, at: input } }]);
+          const t = await s.truth({ table: 'items' });
+          const got = t.rawRows.get(itemKey(i + 1)).at;
+          if (got !== out) failures.push(`${input} -> ${got}, expected ${out}`);
+        } catch (e) {
+          failures.push(`${input}: ${e.message}`);
+        }
+      }
+      const r = await s.get({ table: 'items', offset: '-1', where: "at < '2024-01-01'" });
+      await r.text();
+      if (r.status !== 200) failures.push(`where at < '2024-01-01' -> ${r.status}`);
+      assert.deepEqual(failures, []);
+    } finally {
+      await s.stop();
+    }
+  },
+);
