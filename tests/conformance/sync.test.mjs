@@ -289,3 +289,34 @@ test('type matrix: int8 extremes as BigInt, floats, bool, jsonb, int4[] with NUL
     assert.equal(c.errors.length, 0);
     await sleep(0);
   }));
+
+test('live transactions larger than --chunk-bytes arrive whole (long-poll and SSE)', T, () =>
+  withServer(async (s) => {
+    const p = { table: 'big' };
+    const lp = s.sync(p);
+    const sse = s.sync(p, { liveSse: true });
+    let truth = await s.truth(p);
+    await lp.converge(truth);
+    await sse.converge(truth);
+    for (let round = 0; round < 2; round++) {
+      const since = [lp.states.length, sse.states.length];
+      const prev = truth;
+      const base = round * 1000;
+      await s.tx(Array.from({ length: 250 }, (_, i) => ins('big', { id: base + i + 1, body: 'w'.repeat(40) })));
+      await s.tx([
+        ...Array.from({ length: 100 }, (_, i) => del('big', { id: base + i + 1 })),
+        ins('big', { id: base + 999, body: 'tail' }),
+      ]);
+      truth = await s.truth(p);
+      assert.equal(truth.rows.size, (round + 1) * 151);
+      // Each commit is one transaction: the client may see the state after the first one, never a part of one.
+      const mid = new Map(
+        [...prev.rows].concat(
+          Array.from({ length: 250 }, (_, i) => [`"public"."big"/"${base + i + 1}"`, { id: BigInt(base + i + 1), body: 'w'.repeat(40) }]),
+        ),
+      );
+      await lp.converge(truth, { since: since[0], allowed: [prev, mid] });
+      await sse.converge(truth, { since: since[1], allowed: [prev, mid] });
+    }
+    assert.equal(lp.errors.length + sse.errors.length, 0);
+  }));
