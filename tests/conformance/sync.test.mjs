@@ -320,3 +320,15 @@ test('live transactions larger than --chunk-bytes arrive whole (long-poll and SS
     }
     assert.equal(lp.errors.length + sse.errors.length, 0);
   }));
+
+test('a bad where is a 400 surfaced to onError once, not retried', T, () =>
+  withServer(async (s) => {
+    const c = s.sync({ table: 'items', where: 'nope = 1' });
+    await c.until((x) => x.errors.length >= 1, 8000, 'onError');
+    await sleep(300);
+    assert.equal(c.errors.length, 1);
+    assert.equal(c.errors[0].status, 400);
+    assert.deepEqual(Object.keys(c.errors[0].json.errors), ['where']);
+    assert.equal(c.requests.length, 1, 'not retried');
+    assert.equal(c.states.length, 0);
+  }));
