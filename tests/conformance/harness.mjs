@@ -359,7 +359,7 @@ export function officialSync(shapeUrl, params, opts = {}) {
   };
   // Only pass options that are set: the client spreads defaults under explicit `undefined`s.
   const extra = {};
-  for (const k of ['liveSse', 'log', 'offset', 'handle', 'subscribe']) if (opts[k] !== undefined) extra[k] = opts[k];
+  for (const k of ['liveSse', 'log', 'offset', 'handle', 'subscribe', 'subsetMethod']) if (opts[k] !== undefined) extra[k] = opts[k];
   const stream = new ShapeStream({
     url: shapeUrl,
     params: { ...params, ...(opts.replica ? { replica: opts.replica } : {}) },

@@ -332,3 +332,29 @@ test('a bad where is a 400 surfaced to onError once, not retried', T, () =>
     assert.equal(c.requests.length, 1, 'not retried');
     assert.equal(c.states.length, 0);
   }));
+
+for (const subsetMethod of ['GET', 'POST']) {
+  test(`changes_only + requestSnapshot (subset snapshot over ${subsetMethod}) then live changes`, T, async (t) =>
+    withServer(async (s) => {
+      // Feature probe: servers without subset snapshots answer the plain log here.
+      const probe = await s.get({ table: 'items', offset: 'now', log: 'changes_only', subset__where: 'true' });
+      await probe.text();
+      if (probe.headers.get('electric-snapshot') !== 'true') {
+        t.skip('this eddy-server build has no subset snapshots (ref §3.5)');
+        return;
+      }
+      await s.tx([1, 2, 3, 4].map((i) => ins('items', item(i, { n: i * 10 }))));
+      const c = s.sync({ table: 'items' }, { log: 'changes_only', offset: 'now', subsetMethod });
+      await c.until((x) => x.states.length >= 1, 8000, 'first up-to-date');
+      await c.shape.requestSnapshot({ where: 'n >= 20', orderBy: 'id', limit: 2 });
+      await c.until((x) => x.shape.currentValue.size === 2, 8000, 'snapshot rows');
+      assert.deepEqual([...c.shape.currentValue.keys()].sort(), [itemKey(2), itemKey(3)]);
+      assert.equal(c.shape.currentValue.get(itemKey(3)).n, 30);
+      assert.equal(c.shape.currentValue.get(itemKey(3)).id, 3n);
+      // Updates to snapshot rows apply; updates to rows never seen are ignored by Shape.
+      await s.tx([upd('items', { id: 3, title: 'after' }), upd('items', { id: 4, title: 'unseen' })]);
+      await c.until((x) => x.shape.currentValue.get(itemKey(3))?.title === 'after', 8000, 'live update');
+      assert.equal(c.shape.currentValue.has(itemKey(4)), false);
+      assert.equal(c.errors.length, 0);
+    }));
+}
