@@ -129,3 +129,53 @@ test(
     }
   },
 );
+
+const NUMERIC_SCHEMA = 'CREATE TABLE t (id int8 PRIMARY KEY, n numeric, s numeric(30,9), j json);';
+
+test(
+  'numeric values come out as Postgres prints them (normalised, with the declared scale)',
+  T(
+    'types.rs keeps numeric input text verbatim: 1e3, 00012.50 and -0.000 are sent as written ' +
+      '(Postgres: 1000, 12.50, 0.000) and numeric(30,9) does not apply its scale (-1.5, not -1.500000000); ' +
+      'equal values then have different text, which the store compares for PK/FK equality',
+  ),
+  async () => {
+    const s = await startServer({ schema: NUMERIC_SCHEMA });
+    try {
+      const cases = [
+        [{ n: '1e3' }, { n: '1000' }],
+        [{ n: '00012.50' }, { n: '12.50' }],
+        [{ n: '-0.000' }, { n: '0.000' }],
+        [{ s: '-1.5' }, { s: '-1.500000000' }],
+        [{ s: 2 }, { s: '2.000000000' }],
+      ];
+      await s.tx(cases.map(([row], i) => ({ op: 'insert', table: 't', row: { id: i + 1, ...row } })));
+      const t = await s.truth({ table: 't' });
+      const got = cases.map((_, i) => {
+        const r = t.rawRows.get(`"public"."t"/"${i + 1}"`);
+        return r.n !== null ? { n: r.n } : { s: r.s };
+      });
+      assert.deepEqual(got, cases.map(([, want]) => want));
+    } finally {
+      await s.stop();
+    }
+  },
+);
+
+test(
+  'json (not jsonb) keeps the key order it was written with, as Postgres json does',
+  T(
+    'the write API parses into serde_json::Map (sorted keys) and prints json columns from it: ' +
+      '{"b":1,"a":2} is stored and sent as {"a":2,"b":1}; enable serde_json "preserve_order" or keep the raw text',
+  ),
+  async () => {
+    const s = await startServer({ schema: NUMERIC_SCHEMA });
+    try {
+      await s.tx([{ op: 'insert', table: 't', row: { id: 1, j: { b: 1, a: [2, { z: 0, y: 1 }] } } }]);
+      const t = await s.truth({ table: 't' });
+      assert.equal(t.rawRows.get('"public"."t"/"1"').j, '{"b":1,"a":[2,{"z":0,"y":1}]}');
+    } finally {
+      await s.stop();
+    }
+  },
+);

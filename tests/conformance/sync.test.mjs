@@ -358,3 +358,77 @@ for (const subsetMethod of ['GET', 'POST']) {
       assert.equal(c.errors.length, 0);
     }));
 }
+
+test('more types: int2, float4, numeric, uuid, bytea, date, timestamp, varchar, bpchar, json, arrays', T, () =>
+  withServer(
+    async (s) => {
+      const row = {
+        id: 32767,
+        f4: 0.1,
+        num: '12345678901234567890.123456789',
+        u: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11',
+        b: '\\xDEADbeef',
+        d: '2024-02-29',
+        ts: '2024-01-02 03:04:05.5+02',
+        vc: 'abcde',
+        bp: 'a',
+        j: { a: [2, { c: null }] },
+        ta: ['a b', '', 'NULL', null, 'x"y', 'back\\slash', '{}', 'é', 'a,b'],
+        i8a: [
+          [1, '9223372036854775807'],
+          [3, null],
+        ],
+        ba: [true, false, null],
+        fa: ['NaN', 'Infinity', '-Infinity', 1.5],
+        ua: ['{a0eebc999c0b4ef8bb6d6bb9bd380a11}'],
+      };
+      await s.tx([ins('t', row), ins('t', { id: -32768 })]);
+      const p = { table: 't' };
+      const c = s.sync(p);
+      const truth = await s.truth(p);
+      await c.converge(truth);
+      // Raw text as Postgres prints it (ref §3.1).
+      assert.deepEqual(truth.rawRows.get('"public"."t"/"32767"'), {
+        id: '32767',
+        f4: '0.1',
+        num: '12345678901234567890.123456789',
+        u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+        b: '\\xdeadbeef',
+        d: '2024-02-29',
+        ts: '2024-01-02 03:04:05.5',
+        vc: 'abcde',
+        bp: 'a  ',
+        j: '{"a":[2,{"c":null}]}',
+        ta: '{"a b","","NULL",NULL,"x\\"y","back\\\\slash","{}",é,"a,b"}',
+        i8a: '{{1,9223372036854775807},{3,NULL}}',
+        ba: '{t,f,NULL}',
+        fa: '{NaN,Infinity,-Infinity,1.5}',
+        ua: '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}',
+      });
+      assert.deepEqual(truth.schema.i8a, { dims: 2, type: 'int8' });
+      assert.deepEqual(truth.schema.vc, { max_length: 5, type: 'varchar' });
+      assert.deepEqual(truth.schema.bp, { length: 3, type: 'bpchar' });
+      assert.deepEqual(truth.schema.num, { precision: 30, scale: 9, type: 'numeric' });
+      // Parsed by the official client.
+      const v = c.last.value.get('"public"."t"/"32767"');
+      assert.equal(v.id, 32767);
+      assert.equal(v.f4, 0.1);
+      assert.equal(v.num, '12345678901234567890.123456789');
+      assert.deepEqual(v.j, { a: [2, { c: null }] });
+      assert.deepEqual(v.ta, ['a b', '', 'NULL', null, 'x"y', 'back\\slash', '{}', 'é', 'a,b']);
+      assert.deepEqual(v.i8a, [
+        [1n, 9223372036854775807n],
+        [3n, null],
+      ]);
+      assert.deepEqual(v.ba, [true, false, null]);
+      assert.deepEqual(v.fa, [NaN, Infinity, -Infinity, 1.5]);
+      const empty = c.last.value.get('"public"."t"/"-32768"');
+      assert.equal(empty.id, -32768);
+      assert.equal(empty.ta, null);
+      assert.equal(c.errors.length, 0);
+    },
+    {
+      schema: `CREATE TABLE t (id int2 PRIMARY KEY, f4 float4, num numeric(30,9), u uuid, b bytea, d date,
+        ts timestamp, vc varchar(5), bp char(3), j json, ta text[], i8a int8[][], ba bool[], fa float8[], ua uuid[]);`,
+    },
+  ));
