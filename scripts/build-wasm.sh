@@ -3,8 +3,8 @@
 # (npm binaryen) -> size report. Output in pkg/ (not in git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --target wasm32-unknown-unknown --lib --quiet
-WASM=target/wasm32-unknown-unknown/release/eddy.wasm
+cargo build --profile wasm-release --target wasm32-unknown-unknown --lib --quiet
+WASM=target/wasm32-unknown-unknown/wasm-release/eddy.wasm
 rm -rf pkg
 for target in web bundler; do
   wasm-bindgen "$WASM" --out-dir "pkg/$target" --target "$target" --weak-refs

@@ -18,7 +18,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
 
-step "native tests (core, fuzz suites, server)"
+step "native tests (core, fuzz suites, eddy-server over real sockets)"
 cargo test --workspace --quiet
 
 step "wasm package"
@@ -27,7 +27,8 @@ bash scripts/build-wasm.sh
 step "browser tests (wasm-bindgen-test, headless Chromium)"
 cargo test --target wasm32-unknown-unknown --test browser
 
-step "node tests of the built package"
-node --test tests/node/
+step "node tests: the built package, and the official @electric-sql/client against eddy-server"
+cargo build -p eddy-server --quiet
+node --test tests/node/ tests/conformance/
 
 step "all tests passed in $((SECONDS - t0))s"
