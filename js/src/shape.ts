@@ -1,0 +1,135 @@
+// Shape: the in-memory materialised view of a ShapeStream, with @electric-sql/client's
+// notification contract: silent while syncing, one notification at the first up-to-date, then
+// one per committed change; a must-refetch is silent and subscribers next see the re-synced
+// state (no empty flash). Rows live in the Rust materializer and become JS objects only when read.
+
+import type { Note } from './wasm.js'
+import type { EddyError } from './errors.js'
+import type { ShapeStream } from './stream.js'
+import type { Row, Status } from './types.js'
+
+/** What `Shape.subscribe` callbacks receive. */
+export interface ShapeChange<T extends Row = Row> {
+  value: Map<string, T>
+  rows: T[]
+}
+
+interface Waiter<T> {
+  resolve: (rows: T[]) => void
+  reject: (e: EddyError) => void
+}
+
+/** The rows of a shape, kept current. */
+export class Shape<T extends Row = Row> {
+  readonly stream: ShapeStream<T>
+  #subscribers = new Map<object, (change: ShapeChange<T>) => void>()
+  #waiters: Waiter<T>[] = []
+  #rows: T[] | undefined
+  #value: Map<string, T> | undefined
+  #notified = false
+  #pending = false
+  #error: EddyError | false = false
+
+  constructor(stream: ShapeStream<T>) {
+    this.stream = stream
+    stream._observe({ onNote: (n) => this.#onNote(n), onFlush: () => this.#onFlush() })
+  }
+
+  /** Resolves with the rows once the shape is up to date. */
+  get rows(): Promise<T[]> {
+    if (this.stream.isUpToDate) return Promise.resolve(this.currentRows)
+    if (this.#error) return Promise.reject(this.#error)
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
+  }
+
+  /** Resolves with the key → row map once the shape is up to date. */
+  get value(): Promise<Map<string, T>> {
+    return this.rows.then(() => this.currentValue)
+  }
+
+  /** The committed rows now (typed; int8 as BigInt). */
+  get currentRows(): T[] {
+    if (!this.#rows) this.#rows = this.stream._driver.rows() as T[]
+    return this.#rows
+  }
+
+  /** The committed rows now, by key. */
+  get currentValue(): Map<string, T> {
+    if (!this.#value) this.#value = new Map(this.stream._driver.entries() as [string, T][])
+    return this.#value
+  }
+
+  /** Called with `{value, rows}` at the first up-to-date and after every visible change. */
+  subscribe(callback: (change: ShapeChange<T>) => void): () => void {
+    const token = {}
+    this.#subscribers.set(token, callback)
+    return () => this.#subscribers.delete(token)
+  }
+
+  unsubscribeAll(): void {
+    this.#subscribers.clear()
+  }
+
+  get numSubscribers(): number {
+    return this.#subscribers.size
+  }
+  get isUpToDate(): boolean {
+    return this.stream.isUpToDate
+  }
+  get lastOffset(): string {
+    return this.stream.lastOffset
+  }
+  get handle(): string | undefined {
+    return this.stream.shapeHandle
+  }
+  get error(): EddyError | false {
+    return this.#error
+  }
+  get status(): Status {
+    return this.stream.status
+  }
+  lastSyncedAt(): number | undefined {
+    return this.stream.lastSyncedAt()
+  }
+  lastSynced(): number {
+    return this.stream.lastSynced()
+  }
+  isLoading(): boolean {
+    return this.stream.isLoading()
+  }
+  isConnected(): boolean {
+    return this.stream.isConnected()
+  }
+
+  #onNote(note: Note): void {
+    if (note.type === `batch` && note.committed) {
+      this.#rows = undefined
+      this.#value = undefined
+      if (note.changed || note.reset || !this.#notified) this.#pending = true
+    } else if (note.type === `up-to-date`) {
+      this.#error = false
+      if (!this.#notified) this.#pending = true
+    } else if (note.type === `error`) {
+      this.#error = note.error as EddyError
+      for (const w of this.#waiters.splice(0)) w.reject(this.#error)
+    }
+  }
+
+  #onFlush(): void {
+    if (!this.#pending || !this.stream.isUpToDate) return
+    this.#pending = false
+    this.#notified = true
+    const rows = this.currentRows
+    for (const w of this.#waiters.splice(0)) w.resolve(rows)
+    const change = { value: this.currentValue, rows }
+    for (const cb of [...this.#subscribers.values()]) {
+      try {
+        cb(change)
+      } catch (e) {
+        setTimeout(() => {
+          throw e
+        })
+      }
+    }
+  }
+}

@@ -1,0 +1,447 @@
+//! `ShapeStreamDriver`: the browser shell around the sans-IO [`ShapeStream`] and a
+//! [`Materializer`]. It has no protocol logic: it feeds [`Input`]s in and carries out the
+//! [`Effect`]s that come back (fetch, timers, deliveries), and listens to the page lifecycle.
+//!
+//! Re-entrancy rule: JS is never called while the core is borrowed. Deliveries, status changes
+//! and errors are queued as notes while effects run, and [`flush`] hands all notes of one
+//! dispatch to the JS listener in **one** call, after every borrow has ended. Rows are typed into
+//! JS objects only when JS reads them (`rows()`, `entries()`, `MessageBatch.messages()`).
+
+mod batch;
+mod env;
+mod io;
+mod notes;
+mod options;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+
+use js_sys::{Array, Function};
+use wasm_bindgen::prelude::*;
+use web_sys::{AbortController, EventTarget, Headers, RequestInit};
+
+pub use batch::MessageBatch;
+pub use options::{OptionsError, Transport};
+
+use super::convert::row_to_js;
+use super::error::to_js_error;
+use crate::log::{Materializer, MaterializerOptions, Mode};
+use crate::protocol::request::{build_url, LogMode};
+use crate::protocol::{Key, Parsers, Schema};
+use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, TimerId};
+use notes::Note;
+
+/// The last response seen, for the `url` and `headers` of a `FetchError`.
+#[derive(Debug, Clone)]
+pub(crate) struct LastResponse {
+    url: String,
+    status: u16,
+    headers: Headers,
+}
+
+/// Everything behind the borrow.
+#[derive(Debug)]
+pub(crate) struct Core {
+    machine: ShapeStream,
+    rows: Materializer,
+    schema: Option<Arc<Schema>>,
+    parsers: Parsers,
+    base_url: String,
+    headers: Vec<(String, String)>,
+    requests: HashMap<RequestId, AbortController>,
+    sse_requests: HashSet<RequestId>,
+    timers: HashMap<TimerId, JsValue>,
+    last_response: Option<LastResponse>,
+    want_messages: bool,
+    started: bool,
+    closed: bool,
+}
+
+type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
+
+/// The shared state; futures and callbacks hold it weakly.
+pub(crate) struct Inner {
+    core: RefCell<Core>,
+    notes: RefCell<Vec<Note>>,
+    listener: Function,
+    timer_cb: Closure<dyn FnMut(f64)>,
+    page: RefCell<Vec<Listener>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("core", &self.core)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        release(&mut self.core.borrow_mut(), &mut self.page.borrow_mut());
+    }
+}
+
+/// Abort every request, clear every timer and remove the page listeners.
+fn release(core: &mut Core, page: &mut Vec<Listener>) {
+    for (_, c) in core.requests.drain() {
+        c.abort();
+    }
+    core.sse_requests.clear();
+    for (_, t) in core.timers.drain() {
+        env::clear_timeout(&t);
+    }
+    for (target, event, cb) in page.drain(..) {
+        let _ = target.remove_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
+    }
+}
+
+/// Run inputs through the machine, carry out the effects, then notify JS once.
+pub(crate) fn dispatch(inner: &Rc<Inner>, inputs: Vec<Input>) {
+    let effects: Vec<Effect> = {
+        let mut core = inner.core.borrow_mut();
+        if core.closed {
+            return;
+        }
+        let now = env::now_ms();
+        let mut all = Vec::new();
+        for input in inputs {
+            let abort = matches!(input, Input::Abort);
+            all.extend(core.machine.handle(now, input));
+            core.closed |= abort;
+        }
+        all
+    };
+    for e in effects {
+        execute(inner, e);
+    }
+    if inner.core.borrow().closed {
+        release(&mut inner.core.borrow_mut(), &mut inner.page.borrow_mut());
+    }
+    flush(inner);
+}
+
+fn execute(inner: &Rc<Inner>, effect: Effect) {
+    match effect {
+        Effect::IssueRequest {
+            request_id,
+            params,
+            kind,
+            ..
+        } => {
+            let (url, init) = {
+                let core = inner.core.borrow();
+                let url = build_url(&core.base_url, core.machine.shape(), &params);
+                (url, request_init(&core.headers, kind.sse))
+            };
+            let (url, (init, controller)) = match (url, init) {
+                (Ok(u), Ok(i)) => (u, i),
+                (Err(e), _) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
+                (_, Err(e)) => return inner.notes.borrow_mut().push(Note::Error(e)),
+            };
+            {
+                let mut core = inner.core.borrow_mut();
+                core.requests.insert(request_id, controller);
+                if kind.sse {
+                    core.sse_requests.insert(request_id);
+                }
+            }
+            let weak = Rc::downgrade(inner);
+            wasm_bindgen_futures::spawn_local(io::run(weak, request_id, url, init, kind));
+        }
+        Effect::CancelRequest { request_id } => {
+            let c = {
+                let mut core = inner.core.borrow_mut();
+                core.sse_requests.remove(&request_id);
+                core.requests.remove(&request_id)
+            };
+            if let Some(c) = c {
+                c.abort();
+            }
+        }
+        Effect::StartTimer { timer_id, delay_ms } => {
+            let cb: &Function = inner.timer_cb.as_ref().unchecked_ref();
+            let handle = env::set_timeout_with_arg(cb, delay_ms as f64, timer_id.0 as f64);
+            inner.core.borrow_mut().timers.insert(timer_id, handle);
+        }
+        Effect::CancelTimer { timer_id } => {
+            if let Some(t) = inner.core.borrow_mut().timers.remove(&timer_id) {
+                env::clear_timeout(&t);
+            }
+        }
+        Effect::Deliver(batch) => {
+            let note = {
+                let mut core = inner.core.borrow_mut();
+                if let Some(s) = &batch.schema {
+                    core.schema = Some(s.clone());
+                }
+                let messages = core.want_messages.then(|| batch.messages.clone());
+                let changes = core.rows.ingest(batch.messages);
+                let schema = core.schema.clone();
+                Note::Batch {
+                    batch: messages.map(|m| MessageBatch::new(m, schema)),
+                    up_to_date: batch.up_to_date,
+                    changes,
+                }
+            };
+            inner.notes.borrow_mut().push(note);
+        }
+        Effect::MustRefetch { handle } => {
+            {
+                let mut core = inner.core.borrow_mut();
+                core.rows.must_refetch();
+            }
+            inner.notes.borrow_mut().push(Note::MustRefetch { handle });
+        }
+        Effect::StatusChanged(s) => inner.notes.borrow_mut().push(Note::Status(s)),
+        Effect::UpToDate => inner.notes.borrow_mut().push(Note::UpToDate),
+        Effect::Failed(err) => {
+            let last = inner.core.borrow().last_response.clone();
+            inner.notes.borrow_mut().push(Note::Failed(err, last));
+        }
+    }
+}
+
+/// The fetch options of one request: method, headers, abort signal.
+fn request_init(headers: &[(String, String)], sse: bool) -> Result<(RequestInit, AbortController), JsValue> {
+    let h = Headers::new()?;
+    for (k, v) in headers {
+        h.set(k, v)?;
+    }
+    if sse {
+        h.set("accept", "text/event-stream")?;
+    }
+    let controller = AbortController::new()?;
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&h);
+    init.set_signal(Some(&controller.signal()));
+    Ok((init, controller))
+}
+
+/// Hand the queued notes to the JS listener in one call (no borrow is held).
+fn flush(inner: &Rc<Inner>) {
+    let notes = std::mem::take(&mut *inner.notes.borrow_mut());
+    if notes.is_empty() {
+        return;
+    }
+    let arr: Array = notes.into_iter().map(Note::into_js).collect();
+    if let Err(e) = inner.listener.call1(&JsValue::UNDEFINED, &arr) {
+        web_sys::console::error_2(&JsValue::from_str("eddy: stream listener threw"), &e);
+    }
+}
+
+/// The browser shell of one shape stream. Built by the TypeScript `ShapeStream`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ShapeStreamDriver {
+    inner: Rc<Inner>,
+}
+
+#[wasm_bindgen]
+impl ShapeStreamDriver {
+    /// Build from the facade's options document (JSON) and a listener that receives arrays of
+    /// notes (`{type: "batch" | "must-refetch" | "status" | "up-to-date" | "error", ...}`).
+    /// Throws a typed error (`InvalidShapeOptionsError`, `MissingShapeHandleError`,
+    /// `ReservedParamError`, ...) with a `code` for bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: &str, listener: Function) -> Result<ShapeStreamDriver, JsValue> {
+        let parsed = options::parse(options).map_err(|e| to_js_error(&e))?;
+        if parsed.transport == Transport::WebSocket {
+            env::warn("eddy: transport 'websocket' is not available yet; using SSE with long-poll fallback");
+        }
+        let mode = match parsed.config.shape.log {
+            LogMode::Full => Mode::Full,
+            LogMode::ChangesOnly => Mode::ChangesOnly,
+        };
+        let machine = ShapeStream::new(parsed.config, Box::new(SplitMix64::new(env::seed())))
+            .map_err(|e| to_js_error(&e))?;
+        let core = Core {
+            machine,
+            rows: Materializer::with_options(MaterializerOptions { mode }),
+            schema: None,
+            parsers: Parsers::default(),
+            base_url: parsed.base_url,
+            headers: parsed.headers,
+            requests: HashMap::new(),
+            sse_requests: HashSet::new(),
+            timers: HashMap::new(),
+            last_response: None,
+            want_messages: false,
+            started: false,
+            closed: false,
+        };
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
+            let w = weak.clone();
+            let timer_cb = Closure::new(move |id: f64| {
+                if let Some(inner) = w.upgrade() {
+                    let timer_id = TimerId(id as u64);
+                    inner.core.borrow_mut().timers.remove(&timer_id);
+                    dispatch(&inner, vec![Input::TimerFired { timer_id }]);
+                }
+            });
+            Inner {
+                core: RefCell::new(core),
+                notes: RefCell::new(Vec::new()),
+                listener,
+                timer_cb,
+                page: RefCell::new(Vec::new()),
+            }
+        });
+        Ok(ShapeStreamDriver { inner })
+    }
+
+    /// Start syncing (idempotent): listen to visibility and online/offline, then go.
+    pub fn start(&self) {
+        {
+            let mut core = self.inner.core.borrow_mut();
+            if core.started || core.closed {
+                return;
+            }
+            core.started = true;
+        }
+        self.listen();
+        let mut inputs = Vec::new();
+        if !env::page_visible() {
+            inputs.push(Input::VisibilityChanged { visible: false });
+        }
+        if !env::online() {
+            inputs.push(Input::Offline);
+        }
+        inputs.push(Input::Start);
+        dispatch(&self.inner, inputs);
+    }
+
+    fn listen(&self) {
+        let mut page = self.inner.page.borrow_mut();
+        let mut add = |target: Option<EventTarget>, event: &'static str, make: fn() -> Input| {
+            let Some(target) = target else { return };
+            let w = Rc::downgrade(&self.inner);
+            let cb: Closure<dyn FnMut()> = Closure::new(move || {
+                if let Some(inner) = w.upgrade() {
+                    dispatch(&inner, vec![make()]);
+                }
+            });
+            if target
+                .add_event_listener_with_callback(event, cb.as_ref().unchecked_ref())
+                .is_ok()
+            {
+                page.push((target, event, cb));
+            }
+        };
+        add(env::document(), "visibilitychange", || Input::VisibilityChanged {
+            visible: env::page_visible(),
+        });
+        add(env::global_target(), "online", || Input::Online);
+        add(env::global_target(), "offline", || Input::Offline);
+    }
+
+    /// Stop for good: abort the request in flight, clear timers, remove listeners.
+    pub fn abort(&self) {
+        dispatch(&self.inner, vec![Input::Abort]);
+        release(
+            &mut self.inner.core.borrow_mut(),
+            &mut self.inner.page.borrow_mut(),
+        );
+        self.inner.core.borrow_mut().closed = true;
+    }
+
+    /// Drop the live request and catch up with a non-live one.
+    #[wasm_bindgen(js_name = forceRefresh)]
+    pub fn force_refresh(&self) {
+        dispatch(&self.inner, vec![Input::ForceRefresh]);
+    }
+
+    /// After an `error` note, the user's `onError` asked to go on.
+    #[wasm_bindgen(js_name = retryAfterError)]
+    pub fn retry_after_error(&self) {
+        dispatch(&self.inner, vec![Input::RetryAfterError]);
+    }
+
+    /// Simulate a page lifecycle event (`visible`), for tests and host frameworks.
+    #[wasm_bindgen(js_name = setVisible)]
+    pub fn set_visible(&self, visible: bool) {
+        dispatch(&self.inner, vec![Input::VisibilityChanged { visible }]);
+    }
+
+    /// Replace the request headers (from `onError`'s `{headers}`), as `[name, value]` pairs.
+    #[wasm_bindgen(js_name = setHeaders)]
+    pub fn set_headers(&self, names: Vec<String>, values: Vec<String>) {
+        self.inner.core.borrow_mut().headers = names.into_iter().zip(values).collect();
+    }
+
+    /// Whether batch notes carry their messages (only needed when a stream subscriber reads
+    /// them; a `Shape` alone reads rows).
+    #[wasm_bindgen(js_name = setWantMessages)]
+    pub fn set_want_messages(&self, want: bool) {
+        self.inner.core.borrow_mut().want_messages = want;
+    }
+
+    /// `connecting`, `syncing`, `live`, `paused`, `offline`, `error` or `closed`.
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> String {
+        self.inner.core.borrow().machine.status().as_str().to_owned()
+    }
+
+    /// The committed offset (the next request's).
+    #[wasm_bindgen(getter)]
+    pub fn offset(&self) -> String {
+        self.inner.core.borrow().machine.offset().to_string()
+    }
+
+    /// The shape handle, if known.
+    #[wasm_bindgen(getter)]
+    pub fn handle(&self) -> Option<String> {
+        self.inner.core.borrow().machine.shape_handle().map(str::to_owned)
+    }
+
+    /// An up-to-date was reached since the start or the last must-refetch.
+    #[wasm_bindgen(getter, js_name = isUpToDate)]
+    pub fn is_up_to_date(&self) -> bool {
+        self.inner.core.borrow().machine.is_up_to_date()
+    }
+
+    /// Number of committed rows.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.inner.core.borrow().rows.len()
+    }
+
+    /// Committed rows as typed objects, in one call.
+    pub fn rows(&self) -> Result<Array, JsValue> {
+        let core = self.inner.core.borrow();
+        let empty = Schema::default();
+        let schema = core.schema.as_deref().unwrap_or(&empty);
+        core.rows
+            .rows()
+            .map(|(_, row)| row_to_js(schema, row, &core.parsers).map_err(|e| to_js_error(&e)))
+            .collect()
+    }
+
+    /// Committed rows as `[key, row]` pairs (for a `Map`), in one call.
+    pub fn entries(&self) -> Result<Array, JsValue> {
+        let core = self.inner.core.borrow();
+        let empty = Schema::default();
+        let schema = core.schema.as_deref().unwrap_or(&empty);
+        core.rows
+            .rows()
+            .map(|(key, row)| {
+                let row = row_to_js(schema, row, &core.parsers).map_err(|e| to_js_error(&e))?;
+                Ok::<JsValue, JsValue>(Array::of2(&JsValue::from_str(key.as_str()), &row).into())
+            })
+            .collect()
+    }
+
+    /// One committed row by key, typed; `undefined` when absent.
+    pub fn get(&self, key: &str) -> Result<JsValue, JsValue> {
+        let core = self.inner.core.borrow();
+        let empty = Schema::default();
+        let schema = core.schema.as_deref().unwrap_or(&empty);
+        match core.rows.get(&Key::from(key)) {
+            Some(row) => row_to_js(schema, row, &core.parsers).map_err(|e| to_js_error(&e)),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+}
