@@ -192,22 +192,26 @@ export class ShapeStream<T extends Row = Row> {
   #start(): void {
     if (this.#started || this.#closed) return
     this.#started = true
-    this.#applyHeaders().then(
-      () => {
-        if (!this.#closed) this.#driver.start()
-      },
-      (e) => this.#handleError(toEddyError(e))
-    )
+    this.#applyHeaders()
+    this.#driver.start()
   }
 
-  async #applyHeaders(): Promise<void> {
-    const entries = await Promise.all(
-      Object.entries(this.#headers).map(async ([k, v]) => [k, String(typeof v === `function` ? await v() : v)] as const)
-    )
-    this.#driver.setHeaders(
-      entries.map(([k]) => k),
-      entries.map(([, v]) => v)
-    )
+  /** Static headers go to the driver once; (async) function values are evaluated per request. */
+  #applyHeaders(): void {
+    const headers = this.#headers
+    if (Object.values(headers).some((v) => typeof v === `function`)) {
+      this.#driver.setHeadersProvider(() =>
+        Promise.all(
+          Object.entries(headers).map(async ([k, v]) => [k, String(typeof v === `function` ? await v() : v)])
+        )
+      )
+    } else {
+      const entries = Object.entries(headers)
+      this.#driver.setHeaders(
+        entries.map(([k]) => k),
+        entries.map(([, v]) => String(v))
+      )
+    }
   }
 
   #abort(): void {
@@ -278,7 +282,7 @@ export class ShapeStream<T extends Row = Row> {
         if (retry.params) console.warn(`eddy: changing params from onError is not supported yet`)
         if (retry.headers) {
           this.#headers = { ...this.#headers, ...retry.headers }
-          await this.#applyHeaders()
+          this.#applyHeaders()
         }
         this.#error = false
         this.#driver.retryAfterError()

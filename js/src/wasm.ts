@@ -25,6 +25,7 @@ export interface Driver {
   retryAfterError(): void
   setVisible(visible: boolean): void
   setHeaders(names: string[], values: string[]): void
+  setHeadersProvider(provider: () => Promise<string[][]>): void
   setWantMessages(want: boolean): void
   readonly status: string
   readonly offset: string
@@ -62,5 +63,5 @@ export type Note =
 
 /** Build the Rust driver; throws the core's typed error for bad options. */
 export function newDriver(options: string, listener: (notes: Note[]) => void): Driver {
-  return new core.ShapeStreamDriver(options, listener) as Driver
+  return new core.ShapeStreamDriver(options, listener) as unknown as Driver
 }

@@ -75,3 +75,8 @@ pub fn online() -> bool {
 pub fn warn(msg: &str) {
     web_sys::console::warn_1(&JsValue::from_str(msg));
 }
+
+/// `console.warn` a line and a value.
+pub fn warn_value(msg: &str, value: &JsValue) {
+    web_sys::console::warn_2(&JsValue::from_str(msg), value);
+}

@@ -4,12 +4,12 @@
 
 use std::rc::Weak;
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, ReadableStreamDefaultReader, RequestInit, Response};
+use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
-use super::env::{global_fetch, now_ms};
+use super::env::{self, global_fetch, now_ms};
 use super::{dispatch, Inner, LastResponse};
 use crate::protocol::message::{parse_body, parse_event, MessageError};
 use crate::protocol::response::{classify, is_event_stream, RequestKind, ResponseClass};
@@ -34,8 +34,82 @@ fn collect_headers(h: &Headers) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Fetch `url` and report the outcome to the driver behind `weak` (if it still exists).
-pub async fn run(weak: Weak<Inner>, id: RequestId, url: String, init: RequestInit, kind: RequestKind) {
+/// Where a request's headers come from.
+#[derive(Debug)]
+pub enum HeaderSource {
+    /// Fixed pairs.
+    Static(Vec<(String, String)>),
+    /// A JS function returning (a promise of) `[name, value]` pairs, called per request.
+    Provider(Function),
+}
+
+/// One request to carry out.
+#[derive(Debug)]
+pub struct Request {
+    /// The machine's id for it.
+    pub id: RequestId,
+    /// The full URL.
+    pub url: String,
+    /// Its headers.
+    pub headers: HeaderSource,
+    /// The signal of its `AbortController` (kept by the driver for `CancelRequest`).
+    pub signal: AbortSignal,
+    /// What the classifier checks the answer against.
+    pub kind: RequestKind,
+}
+
+async fn resolve_headers(source: HeaderSource) -> Result<Vec<(String, String)>, JsValue> {
+    match source {
+        HeaderSource::Static(h) => Ok(h),
+        HeaderSource::Provider(f) => {
+            let v = f.call0(&JsValue::UNDEFINED)?;
+            let v = JsFuture::from(Promise::resolve(&v)).await?;
+            let mut out = Vec::new();
+            for pair in Array::from(&v).iter() {
+                let pair = Array::from(&pair);
+                if let (Some(k), Some(val)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                    out.push((k, val));
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn request_init(headers: &[(String, String)], req: &Request) -> Result<RequestInit, JsValue> {
+    let h = Headers::new()?;
+    for (k, v) in headers {
+        h.set(k, v)?;
+    }
+    if req.kind.sse {
+        h.set("accept", "text/event-stream")?;
+    }
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&h);
+    init.set_signal(Some(&req.signal));
+    Ok(init)
+}
+
+/// Fetch and report the outcome to the driver behind `weak` (if it still exists).
+pub async fn run(weak: Weak<Inner>, mut req: Request) {
+    let (id, kind) = (req.id, req.kind);
+    let source = std::mem::replace(&mut req.headers, HeaderSource::Static(Vec::new()));
+    let init = match resolve_headers(source).await {
+        Ok(h) => request_init(&h, &req),
+        Err(e) => Err(e),
+    };
+    let init = match init {
+        Ok(i) => i,
+        Err(e) => {
+            env::warn_value("eddy: building the request failed (headers provider?)", &e);
+            return send(&weak, vec![Input::NetworkError { request_id: id }]);
+        }
+    };
+    if req.signal.aborted() {
+        return;
+    }
+    let url = req.url;
     let resp = JsFuture::from(global_fetch(&url, &init)).await;
     let resp: Response = match resp {
         Ok(v) => v.unchecked_into(),

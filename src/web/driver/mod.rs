@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortController, EventTarget, Headers, RequestInit};
+use web_sys::{AbortController, EventTarget, Headers};
 
 pub use batch::MessageBatch;
 pub use options::{OptionsError, Transport};
@@ -50,6 +50,7 @@ pub(crate) struct Core {
     parsers: Parsers,
     base_url: String,
     headers: Vec<(String, String)>,
+    headers_provider: Option<Function>,
     requests: HashMap<RequestId, AbortController>,
     sse_requests: HashSet<RequestId>,
     timers: HashMap<TimerId, JsValue>,
@@ -131,16 +132,24 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             kind,
             ..
         } => {
-            let (url, init) = {
+            let (url, headers) = {
                 let core = inner.core.borrow();
                 let url = build_url(&core.base_url, core.machine.shape(), &params);
-                (url, request_init(&core.headers, kind.sse))
+                let headers = match &core.headers_provider {
+                    Some(f) => io::HeaderSource::Provider(f.clone()),
+                    None => io::HeaderSource::Static(core.headers.clone()),
+                };
+                (url, headers)
             };
-            let (url, (init, controller)) = match (url, init) {
-                (Ok(u), Ok(i)) => (u, i),
-                (Err(e), _) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
-                (_, Err(e)) => return inner.notes.borrow_mut().push(Note::Error(e)),
+            let url = match url {
+                Ok(u) => u,
+                Err(e) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
             };
+            let controller = match AbortController::new() {
+                Ok(c) => c,
+                Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
+            };
+            let signal = controller.signal();
             {
                 let mut core = inner.core.borrow_mut();
                 core.requests.insert(request_id, controller);
@@ -148,8 +157,14 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     core.sse_requests.insert(request_id);
                 }
             }
-            let weak = Rc::downgrade(inner);
-            wasm_bindgen_futures::spawn_local(io::run(weak, request_id, url, init, kind));
+            let req = io::Request {
+                id: request_id,
+                url,
+                headers,
+                signal,
+                kind,
+            };
+            wasm_bindgen_futures::spawn_local(io::run(Rc::downgrade(inner), req));
         }
         Effect::CancelRequest { request_id } => {
             let c = {
@@ -204,23 +219,6 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
     }
 }
 
-/// The fetch options of one request: method, headers, abort signal.
-fn request_init(headers: &[(String, String)], sse: bool) -> Result<(RequestInit, AbortController), JsValue> {
-    let h = Headers::new()?;
-    for (k, v) in headers {
-        h.set(k, v)?;
-    }
-    if sse {
-        h.set("accept", "text/event-stream")?;
-    }
-    let controller = AbortController::new()?;
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_headers(&h);
-    init.set_signal(Some(&controller.signal()));
-    Ok((init, controller))
-}
-
 /// Hand the queued notes to the JS listener in one call (no borrow is held).
 fn flush(inner: &Rc<Inner>) {
     let notes = std::mem::take(&mut *inner.notes.borrow_mut());
@@ -265,6 +263,7 @@ impl ShapeStreamDriver {
             parsers: Parsers::default(),
             base_url: parsed.base_url,
             headers: parsed.headers,
+            headers_provider: None,
             requests: HashMap::new(),
             sse_requests: HashSet::new(),
             timers: HashMap::new(),
@@ -369,7 +368,17 @@ impl ShapeStreamDriver {
     /// Replace the request headers (from `onError`'s `{headers}`), as `[name, value]` pairs.
     #[wasm_bindgen(js_name = setHeaders)]
     pub fn set_headers(&self, names: Vec<String>, values: Vec<String>) {
-        self.inner.core.borrow_mut().headers = names.into_iter().zip(values).collect();
+        let mut core = self.inner.core.borrow_mut();
+        core.headers = names.into_iter().zip(values).collect();
+        core.headers_provider = None;
+    }
+
+    /// Evaluate the headers before every request with `provider()`, which returns (a promise
+    /// of) an array of `[name, value]` pairs; for header values given as (async) functions.
+    /// A provider that throws or rejects counts as a network failure (retried with backoff).
+    #[wasm_bindgen(js_name = setHeadersProvider)]
+    pub fn set_headers_provider(&self, provider: Function) {
+        self.inner.core.borrow_mut().headers_provider = Some(provider);
     }
 
     /// Whether batch notes carry their messages (only needed when a stream subscriber reads

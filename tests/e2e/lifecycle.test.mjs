@@ -1,0 +1,151 @@
+// End-to-end: page lifecycle (hidden/visible, offline/online), per-request header functions,
+// onError-driven retries and the websocket fallback, with the built package in headless
+// Chromium against a real eddy-server. Every test starts its own server and page.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { setup, until, closeBrowser } from './harness.mjs'
+
+after(closeBrowser)
+
+const T = { timeout: 45_000 }
+const insert = (id) => ({ op: 'insert', table: 'todos', row: { id, title: `todo ${id}`, done: false } })
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+async function startShape(page, server, options = {}) {
+  await page.evaluate(
+    ({ server, options }) => {
+      const { ShapeStream, Shape } = window.eddy
+      const { counterHeader, ...rest } = options
+      if (counterHeader) {
+        // A header whose value is an async function, as for a token getter.
+        window.n = 0
+        rest.headers = {
+          [counterHeader]: async () => `00-${String(++window.n).padStart(32, '0')}-0000000000000001-01`,
+        }
+      }
+      window.stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' }, ...rest })
+      window.shape = new Shape(window.stream)
+      window.statuses = []
+    },
+    { server, options },
+  )
+  await until(page, () => window.shape.rows.then(() => true))
+}
+
+/** Wait (bounded) until the node-side request log satisfies `pred`. */
+async function waitFor(pred, timeout = 5000) {
+  const deadline = Date.now() + timeout
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+    await sleep(20)
+  }
+}
+
+test('hidden pauses (live request aborted), visible catches up with a non-live request', T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([insert(1)])
+    await startShape(t.page, t.server)
+    await waitFor(() => t.shapeRequests.some((u) => u.includes('live=true')))
+    await t.page.evaluate(() => {
+      window.vis = 'hidden'
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.vis })
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    assert.equal(await t.page.evaluate(() => window.stream.status), 'paused')
+    await waitFor(() => t.failedRequests.some((u) => u.includes('live=true')))
+    const before = t.shapeRequests.length
+    await t.tx([insert(2)])
+    await sleep(300)
+    assert.equal(t.shapeRequests.length, before, 'no request while hidden')
+    assert.equal(await t.page.evaluate(() => window.shape.currentRows.length), 1)
+    await t.page.evaluate(() => {
+      window.vis = 'visible'
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    await until(t.page, () => window.shape.currentRows.length === 2 && window.stream.status === 'live')
+    const resumed = t.shapeRequests.slice(before)
+    assert.ok(resumed.length >= 1)
+    assert.ok(!resumed[0].includes('live=true'), `first request after resume is a catch-up: ${resumed[0]}`)
+  } finally {
+    await t.close()
+  }
+})
+
+test('offline pauses, online resumes and catches up', T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([insert(1)])
+    await startShape(t.page, t.server)
+    await until(t.page, () => window.stream.status === 'live')
+    await t.page.context().setOffline(true)
+    await until(t.page, () => window.stream.status === 'offline')
+    assert.equal(await t.page.evaluate(() => window.stream.isPaused()), true)
+    await t.tx([insert(2)])
+    await t.page.context().setOffline(false)
+    await until(t.page, () => window.shape.currentRows.length === 2 && window.stream.status === 'live')
+  } finally {
+    await t.close()
+  }
+})
+
+test('header values given as async functions are evaluated for every request', T, async () => {
+  const t = await setup()
+  try {
+    const seen = []
+    t.page.on('request', (r) => {
+      if (r.url().includes('/v1/shape')) seen.push(r.headers()['traceparent'])
+    })
+    await t.tx([insert(1)])
+    // traceparent is in eddy-server's CORS allow-list.
+    await startShape(t.page, t.server, { counterHeader: 'traceparent' })
+    await t.tx([insert(2)])
+    await until(t.page, () => window.shape.currentRows.length === 2)
+    const values = seen.filter(Boolean)
+    assert.ok(values.length >= 3, `saw ${values.length} requests`)
+    assert.equal(new Set(values).size, values.length, 'a fresh value per request')
+    assert.equal(values[0], `00-${'1'.padStart(32, '0')}-0000000000000001-01`)
+  } finally {
+    await t.close()
+  }
+})
+
+test('onError returning {} retries from the current offset; returning nothing stops', T, async () => {
+  const t = await setup()
+  try {
+    const codes = await t.page.evaluate(async (server) => {
+      const { ShapeStream } = window.eddy
+      const codes = []
+      const stream = new ShapeStream({
+        url: `${server}/v1/shape`,
+        params: { table: 'todos', where: 'nope = 1' },
+        backoffOptions: { initialDelay: 20, maxDelay: 40 },
+        onError: (e) => {
+          codes.push(e.code)
+          return codes.length < 3 ? {} : undefined
+        },
+      })
+      await new Promise((resolve) => stream.subscribe(() => {}, resolve))
+      return { codes, status: stream.status }
+    }, t.server)
+    assert.deepEqual(codes, { codes: ['EDDY_FETCH_HTTP', 'EDDY_FETCH_HTTP', 'EDDY_FETCH_HTTP'], status: 'error' })
+    assert.equal(t.shapeRequests.length, 3)
+    assert.ok(t.shapeRequests.every((u) => u.includes('offset=-1')))
+  } finally {
+    await t.close()
+  }
+})
+
+test("transport 'websocket' notes the fallback and syncs over SSE", T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([insert(1)])
+    await startShape(t.page, t.server, { transport: 'websocket' })
+    await t.tx([insert(2)])
+    await until(t.page, () => window.shape.currentRows.length === 2)
+    assert.ok(t.consoleLines.some((l) => l.startsWith('warning:') && l.includes("'websocket' is not available")))
+    assert.ok(t.shapeRequests.some((u) => u.includes('live_sse=true')))
+  } finally {
+    await t.close()
+  }
+})
