@@ -221,7 +221,12 @@ export class ShapeStream<T extends Row = Row> {
     this.#status = `closed`
   }
 
-  #onNotes = (notes: Note[]): void => {
+  /**
+   * The driver's listener. Returns a promise while a subscriber is still busy with a batch
+   * (the driver then holds the next request until it settles: backpressure).
+   */
+  #onNotes = (notes: Note[]): Promise<unknown> | undefined => {
+    const busy: Promise<unknown>[] = []
     for (const note of notes) {
       switch (note.type) {
         case `batch`: {
@@ -234,12 +239,12 @@ export class ShapeStream<T extends Row = Row> {
             } finally {
               note.batch.free()
             }
-            if (messages.length > 0) this.#publish(messages)
+            if (messages.length > 0) this.#publish(messages, busy)
           }
           break
         }
         case `must-refetch`:
-          this.#publish([note.message as Message<T>])
+          this.#publish([note.message as Message<T>], busy)
           break
         case `status`:
           this.#status = note.status as Status
@@ -255,13 +260,14 @@ export class ShapeStream<T extends Row = Row> {
       if (note.type !== `error`) for (const o of this.#observers) o.onNote(note)
     }
     for (const o of this.#observers) o.onFlush()
+    return busy.length > 0 ? Promise.allSettled(busy) : undefined
   }
 
-  #publish(messages: Message<T>[]): void {
+  #publish(messages: Message<T>[], busy: Promise<unknown>[]): void {
     for (const { cb } of [...this.#subscribers.values()]) {
       try {
         const r = cb(messages) as Promise<unknown> | undefined
-        if (r && typeof r.then === `function`) r.then(undefined, rethrowLater)
+        if (r && typeof r.then === `function`) busy.push(Promise.resolve(r).then(undefined, rethrowLater))
       } catch (e) {
         rethrowLater(e)
       }

@@ -149,3 +149,29 @@ test("transport 'websocket' notes the fallback and syncs over SSE", T, async () 
     await t.close()
   }
 })
+
+test('backpressure: the next request waits until a subscriber promise settles', T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([insert(1), insert(2)])
+    await t.page.evaluate((server) => {
+      const { ShapeStream } = window.eddy
+      window.batches = 0
+      window.stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' } })
+      window.stream.subscribe(() => {
+        window.batches++
+        return new Promise((resolve) => (window.release = resolve))
+      })
+    }, t.server)
+    await until(t.page, () => window.batches === 1)
+    await sleep(300)
+    assert.equal(t.shapeRequests.length, 1, 'held while the subscriber is busy')
+    await t.page.evaluate(() => window.release())
+    await until(t.page, () => window.batches === 2)
+    assert.equal(t.shapeRequests.length, 2)
+    await t.page.evaluate(() => window.release())
+    await until(t.page, () => window.stream.isUpToDate)
+  } finally {
+    await t.close()
+  }
+})

@@ -13,13 +13,14 @@ mod io;
 mod notes;
 mod options;
 
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
-use js_sys::{Array, Function};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, EventTarget, Headers};
 
 pub use batch::MessageBatch;
@@ -65,6 +66,8 @@ type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
 /// The shared state; futures and callbacks hold it weakly.
 pub(crate) struct Inner {
     core: RefCell<Core>,
+    queue: RefCell<VecDeque<Effect>>,
+    blocked: Cell<bool>,
     notes: RefCell<Vec<Note>>,
     listener: Function,
     timer_cb: Closure<dyn FnMut(f64)>,
@@ -100,7 +103,13 @@ fn release(core: &mut Core, page: &mut Vec<Listener>) {
 }
 
 /// Run inputs through the machine, carry out the effects, then notify JS once.
+///
+/// Backpressure (as the official client): when the listener answers a delivery with a promise
+/// (a subscriber is still busy with the batch), the effects after it (the next request) wait in
+/// the queue until it settles; effects of inputs arriving meanwhile queue behind them, so their
+/// order is kept. `Abort` jumps the queue.
 pub(crate) fn dispatch(inner: &Rc<Inner>, inputs: Vec<Input>) {
+    let mut aborting = false;
     let effects: Vec<Effect> = {
         let mut core = inner.core.borrow_mut();
         if core.closed {
@@ -112,16 +121,50 @@ pub(crate) fn dispatch(inner: &Rc<Inner>, inputs: Vec<Input>) {
             let abort = matches!(input, Input::Abort);
             all.extend(core.machine.handle(now, input));
             core.closed |= abort;
+            aborting |= abort;
         }
         all
     };
-    for e in effects {
-        execute(inner, e);
+    {
+        let mut queue = inner.queue.borrow_mut();
+        if aborting {
+            queue.clear();
+        }
+        queue.extend(effects);
+    }
+    if inner.blocked.get() && !aborting {
+        let _ = flush(inner);
+        return;
+    }
+    drain(inner);
+}
+
+/// Execute queued effects in order, pausing after a delivery whose consumers are still busy.
+fn drain(inner: &Rc<Inner>) {
+    loop {
+        let next = inner.queue.borrow_mut().pop_front();
+        let Some(effect) = next else { break };
+        let delivery = matches!(effect, Effect::Deliver(_) | Effect::MustRefetch { .. });
+        execute(inner, effect);
+        if delivery && !inner.queue.borrow().is_empty() {
+            if let Some(busy) = flush(inner) {
+                inner.blocked.set(true);
+                let weak = Rc::downgrade(inner);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = JsFuture::from(busy).await;
+                    if let Some(inner) = weak.upgrade() {
+                        inner.blocked.set(false);
+                        drain(&inner);
+                    }
+                });
+                return;
+            }
+        }
     }
     if inner.core.borrow().closed {
         release(&mut inner.core.borrow_mut(), &mut inner.page.borrow_mut());
     }
-    flush(inner);
+    let _ = flush(inner);
 }
 
 fn execute(inner: &Rc<Inner>, effect: Effect) {
@@ -219,15 +262,21 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
     }
 }
 
-/// Hand the queued notes to the JS listener in one call (no borrow is held).
-fn flush(inner: &Rc<Inner>) {
+/// Hand the queued notes to the JS listener in one call (no borrow is held). Returns the
+/// listener's promise when it answered with one (a subscriber is still busy).
+fn flush(inner: &Rc<Inner>) -> Option<Promise> {
     let notes = std::mem::take(&mut *inner.notes.borrow_mut());
     if notes.is_empty() {
-        return;
+        return None;
     }
     let arr: Array = notes.into_iter().map(Note::into_js).collect();
-    if let Err(e) = inner.listener.call1(&JsValue::UNDEFINED, &arr) {
-        web_sys::console::error_2(&JsValue::from_str("eddy: stream listener threw"), &e);
+    match inner.listener.call1(&JsValue::UNDEFINED, &arr) {
+        Ok(r) if r.is_instance_of::<Promise>() => Some(r.unchecked_into()),
+        Ok(_) => None,
+        Err(e) => {
+            web_sys::console::error_2(&JsValue::from_str("eddy: stream listener threw"), &e);
+            None
+        }
     }
 }
 
@@ -283,6 +332,8 @@ impl ShapeStreamDriver {
             });
             Inner {
                 core: RefCell::new(core),
+                queue: RefCell::new(VecDeque::new()),
+                blocked: Cell::new(false),
                 notes: RefCell::new(Vec::new()),
                 listener,
                 timer_cb,
