@@ -175,3 +175,51 @@ test('backpressure: the next request waits until a subscriber promise settles', 
     await t.close()
   }
 })
+
+test('SSE that keeps closing early falls back to long-polling after 3 short connections', T, async () => {
+  // A proxy in front of eddy-server that forwards everything but ends every SSE body right
+  // after its headers (as a misconfigured, buffering proxy would look to the client).
+  const { createServer } = await import('node:http')
+  let upstream
+  const proxy = createServer(async (req, res) => {
+    let r
+    try {
+      r = await fetch(upstream + req.url, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } })
+    } catch (e) {
+      console.error('proxy', req.method, req.url, e.cause ?? e)
+      res.writeHead(502).end()
+      return
+    }
+    const headers = Object.fromEntries(r.headers)
+    delete headers['content-length']
+    delete headers['transfer-encoding']
+    delete headers['content-encoding']
+    res.writeHead(r.status, headers)
+    if (req.url.includes('live_sse=true')) {
+      r.body?.cancel()
+      res.end()
+    } else {
+      res.end(Buffer.from(await r.arrayBuffer()))
+    }
+  })
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r))
+  const t = await setup()
+  upstream = t.server
+  try {
+    await t.tx([insert(1)])
+    await startShape(t.page, `http://127.0.0.1:${proxy.address().port}`, {
+      transport: 'sse',
+      backoffOptions: { initialDelay: 10, maxDelay: 20 },
+    })
+    await waitFor(() => t.shapeRequests.some((u) => u.includes('live=true') && !u.includes('live_sse')), 10_000)
+    const sse = t.shapeRequests.filter((u) => u.includes('live_sse=true'))
+    assert.equal(sse.length, 3, 'three short SSE connections, then long-poll')
+    await t.tx([insert(2)])
+    await until(t.page, () => window.shape.currentRows.length === 2)
+    assert.equal(t.shapeRequests.filter((u) => u.includes('live_sse=true')).length, 3, 'no SSE after the fallback')
+  } finally {
+    await t.close()
+    proxy.closeAllConnections()
+    await new Promise((r) => proxy.close(r))
+  }
+})
