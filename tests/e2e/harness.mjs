@@ -148,3 +148,40 @@ export async function until(page, fn, arg, timeout = 10_000) {
   const h = await page.waitForFunction(fn, arg, { timeout, polling: 50 })
   return h.jsonValue()
 }
+
+/**
+ * A forwarding proxy in front of eddy-server (`upstream()` gives its URL) that can misbehave:
+ * `cutSse` ends every SSE body right after its headers; `dropHeaders` removes response headers.
+ */
+export async function startProxy(upstream, { cutSse = false, dropHeaders = [] } = {}) {
+  const proxy = createServer(async (req, res) => {
+    let r
+    try {
+      r = await fetch(upstream() + req.url, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } })
+    } catch {
+      res.writeHead(502).end()
+      return
+    }
+    const headers = Object.fromEntries(r.headers)
+    for (const h of ['content-length', 'transfer-encoding', 'content-encoding', ...dropHeaders]) delete headers[h]
+    if (dropHeaders.length) {
+      headers['access-control-expose-headers'] = (headers['access-control-expose-headers'] ?? '')
+        .split(',').filter((h) => !dropHeaders.includes(h)).join(',')
+    }
+    res.writeHead(r.status, headers)
+    if (cutSse && req.url.includes('live_sse=true')) {
+      r.body?.cancel()
+      res.end()
+    } else {
+      res.end(Buffer.from(await r.arrayBuffer()))
+    }
+  })
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    close: () => {
+      proxy.closeAllConnections()
+      return new Promise((r) => proxy.close(r))
+    },
+  }
+}

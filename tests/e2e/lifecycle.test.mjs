@@ -3,7 +3,7 @@
 // Chromium against a real eddy-server. Every test starts its own server and page.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { setup, until, closeBrowser } from './harness.mjs'
+import { setup, until, closeBrowser, startProxy } from './harness.mjs'
 
 after(closeBrowser)
 
@@ -179,35 +179,13 @@ test('backpressure: the next request waits until a subscriber promise settles', 
 test('SSE that keeps closing early falls back to long-polling after 3 short connections', T, async () => {
   // A proxy in front of eddy-server that forwards everything but ends every SSE body right
   // after its headers (as a misconfigured, buffering proxy would look to the client).
-  const { createServer } = await import('node:http')
   let upstream
-  const proxy = createServer(async (req, res) => {
-    let r
-    try {
-      r = await fetch(upstream + req.url, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' } })
-    } catch (e) {
-      console.error('proxy', req.method, req.url, e.cause ?? e)
-      res.writeHead(502).end()
-      return
-    }
-    const headers = Object.fromEntries(r.headers)
-    delete headers['content-length']
-    delete headers['transfer-encoding']
-    delete headers['content-encoding']
-    res.writeHead(r.status, headers)
-    if (req.url.includes('live_sse=true')) {
-      r.body?.cancel()
-      res.end()
-    } else {
-      res.end(Buffer.from(await r.arrayBuffer()))
-    }
-  })
-  await new Promise((r) => proxy.listen(0, '127.0.0.1', r))
+  const proxy = await startProxy(() => upstream, { cutSse: true })
   const t = await setup()
   upstream = t.server
   try {
     await t.tx([insert(1)])
-    await startShape(t.page, `http://127.0.0.1:${proxy.address().port}`, {
+    await startShape(t.page, proxy.url, {
       transport: 'sse',
       backoffOptions: { initialDelay: 10, maxDelay: 20 },
     })
@@ -219,7 +197,29 @@ test('SSE that keeps closing early falls back to long-polling after 3 short conn
     assert.equal(t.shapeRequests.filter((u) => u.includes('live_sse=true')).length, 3, 'no SSE after the fallback')
   } finally {
     await t.close()
-    proxy.closeAllConnections()
-    await new Promise((r) => proxy.close(r))
+    await proxy.close()
+  }
+})
+
+test('a 200 without the protocol headers is a MissingHeadersError, not retried', T, async () => {
+  let upstream
+  const proxy = await startProxy(() => upstream, { dropHeaders: ['electric-schema'] })
+  const t = await setup()
+  upstream = t.server
+  try {
+    const e = await t.page.evaluate(async (server) => {
+      const { ShapeStream, MissingHeadersError } = window.eddy
+      const stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' } })
+      const e = await new Promise((resolve) => stream.subscribe(() => {}, resolve))
+      return { cls: e.constructor.name, code: e.code, typed: e instanceof MissingHeadersError, msg: e.message, status: stream.status }
+    }, proxy.url)
+    assert.deepEqual(e, {
+      cls: 'MissingHeadersError', code: 'EDDY_FETCH_MISSING_HEADERS', typed: true,
+      msg: 'response is missing required headers: electric-schema', status: 'error',
+    })
+    assert.equal(t.shapeRequests.length, 1)
+  } finally {
+    await t.close()
+    await proxy.close()
   }
 })
