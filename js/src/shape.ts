@@ -24,8 +24,9 @@ export class Shape<T extends Row = Row> {
   readonly stream: ShapeStream<T>
   #subscribers = new Map<object, (change: ShapeChange<T>) => void>()
   #waiters: Waiter<T>[] = []
-  #rows: T[] | undefined
+  /** Rows as JS objects, built on first read, then patched per commit (unchanged rows keep their identity). */
   #value: Map<string, T> | undefined
+  #rows: T[] | undefined
   #notified = false
   #pending = false
   #error: EddyError | false = false
@@ -49,7 +50,7 @@ export class Shape<T extends Row = Row> {
 
   /** The committed rows now (typed; int8 as BigInt). */
   get currentRows(): T[] {
-    if (!this.#rows) this.#rows = this.stream._driver.rows() as T[]
+    if (!this.#rows) this.#rows = [...this.currentValue.values()]
     return this.#rows
   }
 
@@ -57,6 +58,21 @@ export class Shape<T extends Row = Row> {
   get currentValue(): Map<string, T> {
     if (!this.#value) this.#value = new Map(this.stream._driver.entries() as [string, T][])
     return this.#value
+  }
+
+  /** Apply one commit's change set to the JS copy, if there is one (one call for all changed rows). */
+  #patch(deleted: string[], changed: string[]): void {
+    const map = this.#value
+    if (!map) return
+    for (const k of deleted) map.delete(k)
+    if (changed.length > 0) {
+      const rows = this.stream._driver.getMany(changed) as (T | undefined)[]
+      changed.forEach((k, i) => {
+        const row = rows[i]
+        if (row === undefined) map.delete(k)
+        else map.set(k, row)
+      })
+    }
   }
 
   /** Called with `{value, rows}` at the first up-to-date and after every visible change. */
@@ -103,8 +119,14 @@ export class Shape<T extends Row = Row> {
 
   #onNote(note: Note): void {
     if (note.type === `batch` && note.committed) {
-      this.#rows = undefined
-      this.#value = undefined
+      if (note.changed) {
+        this.#rows = undefined
+        try {
+          this.#patch(note.deleted ?? [], [...(note.inserted ?? []), ...(note.updated ?? [])])
+        } catch {
+          this.#value = undefined // rebuilt (and its error surfaced) on the next read
+        }
+      }
       if (note.changed || note.reset || !this.#notified) this.#pending = true
     } else if (note.type === `up-to-date`) {
       this.#error = false

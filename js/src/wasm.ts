@@ -35,6 +35,7 @@ export interface Driver {
   rows(): object[]
   entries(): [string, object][]
   get(key: string): object | undefined
+  getMany(keys: string[]): (object | undefined)[]
   free(): void
 }
 
@@ -52,9 +53,9 @@ export type Note =
       committed?: boolean
       changed?: boolean
       reset?: boolean
-      inserted?: number
-      updated?: number
-      deleted?: number
+      inserted?: string[]
+      updated?: string[]
+      deleted?: string[]
     }
   | { type: `must-refetch`; handle?: string; message: object }
   | { type: `status`; status: string }

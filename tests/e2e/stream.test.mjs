@@ -267,3 +267,35 @@ test('abort: the live request is cancelled and nothing more is fetched or applie
     await t.close()
   }
 })
+
+test('Shape keeps unchanged row objects across commits and patches only changed ones', T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([insert(row(1)), insert(row(2)), insert(row(3))])
+    await startShape(t.page, t.server)
+    await t.page.evaluate(() => {
+      window.before = new Map(window.shape.currentValue)
+    })
+    await t.tx([{ op: 'update', table: 'todos', row: { id: 2, title: 'two' } }, { op: 'delete', table: 'todos', row: { id: 3 } }, insert(row(4))])
+    await until(t.page, () => window.shape.currentValue.has('"public"."todos"/"4"'))
+    const r = await t.page.evaluate(() => {
+      const now = window.shape.currentValue
+      const k = (id) => `"public"."todos"/"${id}"`
+      return {
+        same1: now.get(k(1)) === window.before.get(k(1)),
+        same2: now.get(k(2)) === window.before.get(k(2)),
+        title2: now.get(k(2)).title,
+        has3: now.has(k(3)),
+        keys: [...now.keys()],
+        rowsMatch: window.shape.currentRows.every((r, i) => r === [...now.values()][i]),
+      }
+    })
+    assert.deepEqual(r, {
+      same1: true, same2: false, title2: 'two', has3: false,
+      keys: ['"public"."todos"/"1"', '"public"."todos"/"2"', '"public"."todos"/"4"'], rowsMatch: true,
+    })
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    await t.close()
+  }
+})

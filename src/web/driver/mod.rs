@@ -494,6 +494,12 @@ impl ShapeStreamDriver {
             .collect()
     }
 
+    /// Committed rows for these keys, typed, in one call (`undefined` for an absent key).
+    #[wasm_bindgen(js_name = getMany)]
+    pub fn get_many(&self, keys: Vec<String>) -> Result<Array, JsValue> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
     /// One committed row by key, typed; `undefined` when absent.
     pub fn get(&self, key: &str) -> Result<JsValue, JsValue> {
         let core = self.inner.core.borrow();

@@ -9,6 +9,7 @@ use super::batch::{must_refetch_js, MessageBatch};
 use super::LastResponse;
 use crate::log::ChangeSet;
 use crate::protocol::response::ResponseError;
+use crate::protocol::Key;
 use crate::stream::{Status, StreamError};
 
 /// One notification.
@@ -62,9 +63,9 @@ impl Note {
                     set(&o, "committed", &JsValue::TRUE);
                     set(&o, "changed", &JsValue::from_bool(!c.is_empty()));
                     set(&o, "reset", &JsValue::from_bool(c.reset));
-                    set(&o, "inserted", &JsValue::from_f64(c.inserted.len() as f64));
-                    set(&o, "updated", &JsValue::from_f64(c.updated.len() as f64));
-                    set(&o, "deleted", &JsValue::from_f64(c.deleted.len() as f64));
+                    set(&o, "inserted", &keys(&c.inserted));
+                    set(&o, "updated", &keys(&c.updated));
+                    set(&o, "deleted", &keys(&c.deleted));
                 }
                 o.into()
             }
@@ -94,6 +95,10 @@ impl Note {
             }
         }
     }
+}
+
+fn keys(keys: &[Key]) -> Array {
+    keys.iter().map(|k| JsValue::from_str(k.as_str())).collect()
 }
 
 /// A stream error as a JS `Error` with `code`, plus `status`, `text`, `url` and `headers`
