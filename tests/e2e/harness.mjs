@@ -23,7 +23,7 @@ const TYPES = {
 }
 
 // Only these trees are served: the package build, the page, the official client for side-by-side runs.
-const SERVED = ['js/dist/', 'pkg/web/', 'tests/e2e/', 'node_modules/@electric-sql/', 'node_modules/@microsoft/']
+const SERVED = ['js/dist/', 'pkg/web/', 'tests/e2e/', 'www/', 'node_modules/@electric-sql/', 'node_modules/@microsoft/']
 
 /** Start an eddy-server on an ephemeral port; resolves with its base URL and a stop function. */
 export async function startEddyServer(extraArgs = []) {
@@ -125,6 +125,7 @@ export async function setup({ serverArgs = [] } = {}) {
   if (loadError) throw new Error(`package failed to load: ${loadError}`)
   return {
     server: eddy.url,
+    files: files.url,
     page,
     shapeRequests,
     failedRequests,
