@@ -93,6 +93,7 @@ export class ShapeStream<T extends Row = Row> {
   #started = false
   #closed = false
   #lastSyncedAt: number | undefined
+  #progress = { rows: 0, batches: 0 }
 
   constructor(options: ShapeStreamOptions) {
     if (!options || !options.url) throw new MissingShapeUrlError(`Invalid shape options: missing required url parameter`, `EDDY_REQUEST_EMPTY_URL`, `MissingShapeUrlError`)
@@ -167,6 +168,14 @@ export class ShapeStream<T extends Row = Row> {
   isLoading(): boolean {
     return !this.isUpToDate
   }
+  /**
+   * Sync progress: change messages and batches received since the start (or the last
+   * must-refetch). During the initial sync `rows` counts snapshot rows as they arrive, before
+   * they become visible at the first up-to-date.
+   */
+  get progress(): { rows: number; batches: number; upToDate: boolean } {
+    return { ...this.#progress, upToDate: this.isUpToDate }
+  }
   isConnected(): boolean {
     return this.#status === `syncing` || this.#status === `live`
   }
@@ -230,6 +239,8 @@ export class ShapeStream<T extends Row = Row> {
     for (const note of notes) {
       switch (note.type) {
         case `batch`: {
+          this.#progress.rows += note.received
+          this.#progress.batches += 1
           if (note.batch) {
             let messages: Message<T>[] = []
             try {
@@ -244,6 +255,7 @@ export class ShapeStream<T extends Row = Row> {
           break
         }
         case `must-refetch`:
+          this.#progress = { rows: 0, batches: 0 }
           this.#publish([note.message as Message<T>], busy)
           break
         case `status`:

@@ -49,6 +49,7 @@ export type Note =
   | {
       type: `batch`
       batch?: Batch
+      received: number
       upToDate: boolean
       committed?: boolean
       changed?: boolean

@@ -87,6 +87,7 @@ test('initial sync: the Shape holds the same rows as the official client', T, as
       upToDate: window.stream.isUpToDate, loading: window.stream.isLoading(),
       handle: window.stream.shapeHandle, offset: window.stream.lastOffset,
       synced: typeof window.stream.lastSyncedAt(), notes: window.notifications,
+      progress: window.stream.progress,
     }))
     assert.equal(state.upToDate, true)
     assert.equal(state.loading, false)
@@ -94,6 +95,9 @@ test('initial sync: the Shape holds the same rows as the official client', T, as
     assert.notEqual(state.offset, '-1')
     assert.equal(state.synced, 'number')
     assert.deepEqual(state.notes, [{ rows: 3, value: 3 }], 'one notification at the first up-to-date')
+    assert.equal(state.progress.rows, 3)
+    assert.equal(state.progress.upToDate, true)
+    assert.ok(state.progress.batches >= 2, 'the offset=-1 answer never ends at up-to-date')
   } finally {
     await t.close()
   }

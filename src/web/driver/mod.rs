@@ -30,8 +30,8 @@ use super::convert::row_to_js;
 use super::error::to_js_error;
 use crate::log::{Materializer, MaterializerOptions, Mode};
 use crate::protocol::request::{build_url, LogMode};
-use crate::protocol::{Key, Parsers, Schema};
-use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, TimerId};
+use crate::protocol::{Key, Message, Parsers, Schema};
+use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, TimerId};
 use notes::Note;
 
 /// The last response seen, for the `url` and `headers` of a `FetchError`.
@@ -69,7 +69,9 @@ pub(crate) struct Inner {
     queue: RefCell<VecDeque<Effect>>,
     blocked: Cell<bool>,
     notes: RefCell<Vec<Note>>,
-    listener: Function,
+    /// The facade's note listener; dropped once the stream is closed and its last notes went
+    /// out, so nothing in Rust keeps the JS stream object alive after an abort.
+    listener: RefCell<Option<Function>>,
     timer_cb: Closure<dyn FnMut(f64)>,
     page: RefCell<Vec<Listener>>,
 }
@@ -120,9 +122,10 @@ pub(crate) fn dispatch(inner: &Rc<Inner>, inputs: Vec<Input>) {
         for input in inputs {
             let abort = matches!(input, Input::Abort);
             all.extend(core.machine.handle(now, input));
-            core.closed |= abort;
             aborting |= abort;
         }
+        // Done (aborted, or `subscribe: false` and up to date) is final: release everything.
+        core.closed = core.machine.status() == Status::Closed;
         all
     };
     {
@@ -161,10 +164,14 @@ fn drain(inner: &Rc<Inner>) {
             }
         }
     }
-    if inner.core.borrow().closed {
+    let closed = inner.core.borrow().closed;
+    if closed {
         release(&mut inner.core.borrow_mut(), &mut inner.page.borrow_mut());
     }
     let _ = flush(inner);
+    if closed {
+        inner.listener.borrow_mut().take();
+    }
 }
 
 fn execute(inner: &Rc<Inner>, effect: Effect) {
@@ -236,10 +243,16 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     core.schema = Some(s.clone());
                 }
                 let messages = core.want_messages.then(|| batch.messages.clone());
+                let changes_received = batch
+                    .messages
+                    .iter()
+                    .filter(|m| matches!(m, Message::Change(_)))
+                    .count();
                 let changes = core.rows.ingest(batch.messages);
                 let schema = core.schema.clone();
                 Note::Batch {
                     batch: messages.map(|m| MessageBatch::new(m, schema)),
+                    changes_received,
                     up_to_date: batch.up_to_date,
                     changes,
                 }
@@ -270,7 +283,8 @@ fn flush(inner: &Rc<Inner>) -> Option<Promise> {
         return None;
     }
     let arr: Array = notes.into_iter().map(Note::into_js).collect();
-    match inner.listener.call1(&JsValue::UNDEFINED, &arr) {
+    let listener = inner.listener.borrow().clone()?;
+    match listener.call1(&JsValue::UNDEFINED, &arr) {
         Ok(r) if r.is_instance_of::<Promise>() => Some(r.unchecked_into()),
         Ok(_) => None,
         Err(e) => {
@@ -335,7 +349,7 @@ impl ShapeStreamDriver {
                 queue: RefCell::new(VecDeque::new()),
                 blocked: Cell::new(false),
                 notes: RefCell::new(Vec::new()),
-                listener,
+                listener: RefCell::new(Some(listener)),
                 timer_cb,
                 page: RefCell::new(Vec::new()),
             }
@@ -396,6 +410,7 @@ impl ShapeStreamDriver {
             &mut self.inner.page.borrow_mut(),
         );
         self.inner.core.borrow_mut().closed = true;
+        self.inner.listener.borrow_mut().take();
     }
 
     /// Drop the live request and catch up with a non-live one.

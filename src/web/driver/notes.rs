@@ -19,6 +19,8 @@ pub enum Note {
     Batch {
         /// The messages, when a stream subscriber wants them.
         batch: Option<MessageBatch>,
+        /// Change messages in the batch (for progress).
+        changes_received: usize,
         /// The batch ends at an up-to-date.
         up_to_date: bool,
         /// What became visible, when the batch committed.
@@ -51,10 +53,12 @@ impl Note {
         match self {
             Note::Batch {
                 batch,
+                changes_received,
                 up_to_date,
                 changes,
             } => {
                 let o = note("batch");
+                set(&o, "received", &JsValue::from_f64(changes_received as f64));
                 if let Some(b) = batch {
                     set(&o, "batch", &JsValue::from(b));
                 }
