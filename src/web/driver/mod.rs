@@ -86,20 +86,28 @@ impl std::fmt::Debug for Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        release(&mut self.core.borrow_mut(), &mut self.page.borrow_mut());
+        release(self);
     }
 }
 
-/// Abort every request, clear every timer and remove the page listeners.
-fn release(core: &mut Core, page: &mut Vec<Listener>) {
-    for (_, c) in core.requests.drain() {
+/// Abort every request, clear every timer and remove the page listeners. Everything is taken
+/// out under the borrows first; the JS calls happen after they ended.
+fn release(inner: &Inner) {
+    let (requests, timers) = {
+        let mut core = inner.core.borrow_mut();
+        core.sse_requests.clear();
+        let requests: Vec<AbortController> = core.requests.drain().map(|(_, c)| c).collect();
+        let timers: Vec<JsValue> = core.timers.drain().map(|(_, t)| t).collect();
+        (requests, timers)
+    };
+    let page = std::mem::take(&mut *inner.page.borrow_mut());
+    for c in requests {
         c.abort();
     }
-    core.sse_requests.clear();
-    for (_, t) in core.timers.drain() {
+    for t in timers {
         env::clear_timeout(&t);
     }
-    for (target, event, cb) in page.drain(..) {
+    for (target, event, cb) in page {
         let _ = target.remove_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
     }
 }
@@ -166,7 +174,7 @@ fn drain(inner: &Rc<Inner>) {
     }
     let closed = inner.core.borrow().closed;
     if closed {
-        release(&mut inner.core.borrow_mut(), &mut inner.page.borrow_mut());
+        release(inner);
     }
     let _ = flush(inner);
     if closed {
@@ -379,7 +387,7 @@ impl ShapeStreamDriver {
     }
 
     fn listen(&self) {
-        let mut page = self.inner.page.borrow_mut();
+        let mut page = Vec::new();
         let mut add = |target: Option<EventTarget>, event: &'static str, make: fn() -> Input| {
             let Some(target) = target else { return };
             let w = Rc::downgrade(&self.inner);
@@ -400,15 +408,13 @@ impl ShapeStreamDriver {
         });
         add(env::global_target(), "online", || Input::Online);
         add(env::global_target(), "offline", || Input::Offline);
+        self.inner.page.borrow_mut().extend(page);
     }
 
     /// Stop for good: abort the request in flight, clear timers, remove listeners.
     pub fn abort(&self) {
         dispatch(&self.inner, vec![Input::Abort]);
-        release(
-            &mut self.inner.core.borrow_mut(),
-            &mut self.inner.page.borrow_mut(),
-        );
+        release(&self.inner);
         self.inner.core.borrow_mut().closed = true;
         self.inner.listener.borrow_mut().take();
     }
