@@ -62,3 +62,19 @@ test('an aborted signal closes the stream at construction', () => {
   s.subscribe(() => {})
   assert.equal(s.status, 'closed')
 })
+
+test('a column named __proto__ is an own property, not the prototype', async () => {
+  // Same module instance as the package's, already initialised by `import 'eddy-sync'`.
+  const core = await import('../../pkg/web/eddy.js')
+  const log = new core.ShapeLog()
+  log.setSchema('{"id":{"type":"int4","pk_index":0},"__proto__":{"type":"text"}}')
+  const body = '[{"key":"k1","value":{"id":"1","__proto__":"x"},"headers":{"operation":"insert"}},' +
+    '{"headers":{"control":"up-to-date"}}]'
+  assert.equal(log.ingest(new TextEncoder().encode(body)), true)
+  const [row] = log.rows()
+  assert.equal(Object.getPrototypeOf(row), Object.prototype)
+  assert.deepEqual(Object.getOwnPropertyDescriptor(row, '__proto__'),
+    { value: 'x', writable: true, enumerable: true, configurable: true })
+  assert.equal(row.id, 1)
+  log.free()
+})
