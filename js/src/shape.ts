@@ -56,7 +56,10 @@ export class Shape<T extends Row = Row> {
 
   /** The committed rows now, by key. */
   get currentValue(): Map<string, T> {
-    if (!this.#value) this.#value = new Map(this.stream._driver.entries() as [string, T][])
+    if (!this.#value) {
+      this.#value = new Map(this.stream._driver.entries() as [string, T][])
+      this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
+    }
     return this.#value
   }
 
@@ -122,7 +125,11 @@ export class Shape<T extends Row = Row> {
       if (note.changed) {
         this.#rows = undefined
         try {
-          this.#patch(note.deleted ?? [], [...(note.inserted ?? []), ...(note.updated ?? [])])
+          if (note.inserted && note.updated && note.deleted) {
+            this.#patch(note.deleted, [...note.inserted, ...note.updated])
+          } else {
+            this.#value = undefined // no keys listed: rebuilt on the next read
+          }
         } catch {
           this.#value = undefined // rebuilt (and its error surfaced) on the next read
         }
@@ -141,6 +148,8 @@ export class Shape<T extends Row = Row> {
     if (!this.#pending || !this.stream.isUpToDate) return
     this.#pending = false
     this.#notified = true
+    // Rows become JS objects only for someone who wants them (a waiter or a subscriber).
+    if (this.#waiters.length === 0 && this.#subscribers.size === 0) return
     const rows = this.currentRows
     for (const w of this.#waiters.splice(0)) w.resolve(rows)
     const change = { value: this.currentValue, rows }

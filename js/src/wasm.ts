@@ -27,6 +27,7 @@ export interface Driver {
   setHeaders(names: string[], values: string[]): void
   setHeadersProvider(provider: () => Promise<string[][]>): void
   setWantMessages(want: boolean): void
+  setWantKeys(want: boolean): void
   readonly status: string
   readonly offset: string
   readonly handle: string | undefined

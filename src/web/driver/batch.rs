@@ -7,7 +7,7 @@ use std::sync::Arc;
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
-use super::super::convert::row_to_js;
+use super::super::convert::{row_to_js_cached, KeyCache};
 use super::super::error::{set, to_js_error};
 use crate::protocol::{ChangeMessage, ControlMessage, EventMessage, Message, MoveKind, Parsers, Schema};
 
@@ -40,17 +40,23 @@ impl MessageBatch {
         let empty = Schema::default();
         let schema = self.schema.as_deref().unwrap_or(&empty);
         let parsers = Parsers::default();
+        let keys = KeyCache::default();
         self.messages
             .iter()
-            .map(|m| message_to_js(m, schema, &parsers))
+            .map(|m| message_to_js(m, schema, &parsers, &keys))
             .collect()
     }
 }
 
 /// One message in the official client's JS shape.
-pub fn message_to_js(m: &Message, schema: &Schema, parsers: &Parsers) -> Result<JsValue, JsValue> {
+pub fn message_to_js(
+    m: &Message,
+    schema: &Schema,
+    parsers: &Parsers,
+    keys: &KeyCache,
+) -> Result<JsValue, JsValue> {
     match m {
-        Message::Change(c) => change_to_js(c, schema, parsers),
+        Message::Change(c) => change_to_js(c, schema, parsers, keys),
         Message::Control(c) => Ok(control_to_js(c)),
         Message::Event(e) => Ok(event_to_js(e)),
     }
@@ -61,13 +67,18 @@ pub fn must_refetch_js() -> JsValue {
     control_to_js(&ControlMessage::MustRefetch)
 }
 
-fn change_to_js(c: &ChangeMessage, schema: &Schema, parsers: &Parsers) -> Result<JsValue, JsValue> {
+fn change_to_js(
+    c: &ChangeMessage,
+    schema: &Schema,
+    parsers: &Parsers,
+    keys: &KeyCache,
+) -> Result<JsValue, JsValue> {
     let o = Object::new();
     set(&o, "key", &JsValue::from_str(c.key.as_str()));
-    let value = row_to_js(schema, &c.value, parsers).map_err(|e| to_js_error(&e))?;
+    let value = row_to_js_cached(schema, &c.value, parsers, keys).map_err(|e| to_js_error(&e))?;
     set(&o, "value", &value);
     if let Some(old) = &c.old_value {
-        let old = row_to_js(schema, old, parsers).map_err(|e| to_js_error(&e))?;
+        let old = row_to_js_cached(schema, old, parsers, keys).map_err(|e| to_js_error(&e))?;
         set(&o, "old_value", &old);
     }
     let h = Object::new();

@@ -26,7 +26,7 @@ use web_sys::{AbortController, EventTarget, Headers};
 pub use batch::MessageBatch;
 pub use options::{OptionsError, Transport};
 
-use super::convert::row_to_js;
+use super::convert::{row_to_js_cached, KeyCache};
 use super::error::to_js_error;
 use crate::log::{Materializer, MaterializerOptions, Mode};
 use crate::protocol::request::{build_url, LogMode};
@@ -49,6 +49,7 @@ pub(crate) struct Core {
     rows: Materializer,
     schema: Option<Arc<Schema>>,
     parsers: Parsers,
+    keys: KeyCache,
     base_url: String,
     headers: Vec<(String, String)>,
     headers_provider: Option<Function>,
@@ -57,6 +58,7 @@ pub(crate) struct Core {
     timers: HashMap<TimerId, JsValue>,
     last_response: Option<LastResponse>,
     want_messages: bool,
+    want_keys: bool,
     started: bool,
     closed: bool,
 }
@@ -261,6 +263,7 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                 Note::Batch {
                     batch: messages.map(|m| MessageBatch::new(m, schema)),
                     changes_received,
+                    with_keys: core.want_keys,
                     up_to_date: batch.up_to_date,
                     changes,
                 }
@@ -332,6 +335,7 @@ impl ShapeStreamDriver {
             rows: Materializer::with_options(MaterializerOptions { mode }),
             schema: None,
             parsers: Parsers::default(),
+            keys: KeyCache::default(),
             base_url: parsed.base_url,
             headers: parsed.headers,
             headers_provider: None,
@@ -340,6 +344,7 @@ impl ShapeStreamDriver {
             timers: HashMap::new(),
             last_response: None,
             want_messages: false,
+            want_keys: false,
             started: false,
             closed: false,
         };
@@ -460,6 +465,13 @@ impl ShapeStreamDriver {
         self.inner.core.borrow_mut().want_messages = want;
     }
 
+    /// Whether committed batch notes list the changed keys (a `Shape` that already built its
+    /// JS rows patches them; before that, nobody needs the keys).
+    #[wasm_bindgen(js_name = setWantKeys)]
+    pub fn set_want_keys(&self, want: bool) {
+        self.inner.core.borrow_mut().want_keys = want;
+    }
+
     /// `connecting`, `syncing`, `live`, `paused`, `offline`, `error` or `closed`.
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
@@ -497,7 +509,9 @@ impl ShapeStreamDriver {
         let schema = core.schema.as_deref().unwrap_or(&empty);
         core.rows
             .rows()
-            .map(|(_, row)| row_to_js(schema, row, &core.parsers).map_err(|e| to_js_error(&e)))
+            .map(|(_, row)| {
+                row_to_js_cached(schema, row, &core.parsers, &core.keys).map_err(|e| to_js_error(&e))
+            })
             .collect()
     }
 
@@ -509,7 +523,8 @@ impl ShapeStreamDriver {
         core.rows
             .rows()
             .map(|(key, row)| {
-                let row = row_to_js(schema, row, &core.parsers).map_err(|e| to_js_error(&e))?;
+                let row =
+                    row_to_js_cached(schema, row, &core.parsers, &core.keys).map_err(|e| to_js_error(&e))?;
                 Ok::<JsValue, JsValue>(Array::of2(&JsValue::from_str(key.as_str()), &row).into())
             })
             .collect()
@@ -527,7 +542,9 @@ impl ShapeStreamDriver {
         let empty = Schema::default();
         let schema = core.schema.as_deref().unwrap_or(&empty);
         match core.rows.get(&Key::from(key)) {
-            Some(row) => row_to_js(schema, row, &core.parsers).map_err(|e| to_js_error(&e)),
+            Some(row) => {
+                row_to_js_cached(schema, row, &core.parsers, &core.keys).map_err(|e| to_js_error(&e))
+            }
             None => Ok(JsValue::UNDEFINED),
         }
     }

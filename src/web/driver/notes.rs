@@ -21,6 +21,8 @@ pub enum Note {
         batch: Option<MessageBatch>,
         /// Change messages in the batch (for progress).
         changes_received: usize,
+        /// List the changed keys.
+        with_keys: bool,
         /// The batch ends at an up-to-date.
         up_to_date: bool,
         /// What became visible, when the batch committed.
@@ -54,6 +56,7 @@ impl Note {
             Note::Batch {
                 batch,
                 changes_received,
+                with_keys,
                 up_to_date,
                 changes,
             } => {
@@ -67,9 +70,11 @@ impl Note {
                     set(&o, "committed", &JsValue::TRUE);
                     set(&o, "changed", &JsValue::from_bool(!c.is_empty()));
                     set(&o, "reset", &JsValue::from_bool(c.reset));
-                    set(&o, "inserted", &keys(&c.inserted));
-                    set(&o, "updated", &keys(&c.updated));
-                    set(&o, "deleted", &keys(&c.deleted));
+                    if with_keys {
+                        set(&o, "inserted", &keys(&c.inserted));
+                        set(&o, "updated", &keys(&c.updated));
+                        set(&o, "deleted", &keys(&c.deleted));
+                    }
                 }
                 o.into()
             }
