@@ -5,6 +5,7 @@
 //! the core), one boundary crossing per batch rather than per row, and errors leave as JS
 //! `Error` objects with a stable `code`.
 
+pub mod bulk;
 pub mod convert;
 pub mod driver;
 pub mod error;

@@ -78,3 +78,41 @@ test('a column named __proto__ is an own property, not the prototype', async () 
   assert.equal(row.id, 1)
   log.free()
 })
+
+test('the bulk JSON read path gives exactly the per-cell rows, for every value kind', async () => {
+  const core = await import('../../pkg/web/eddy.js')
+  const { rowsFromBulk, entriesFromBulk } = await import('../../js/dist/bulk.js')
+  const { readFileSync } = await import('node:fs')
+  const fixture = (n) => readFileSync(new URL(`../fixtures/${n}`, import.meta.url))
+  // The captured session (int8 ids, jsonb, nested text arrays, -Infinity, timestamps, NULLs).
+  const log = new core.ShapeLog()
+  log.setSchema(fixture('session.schema.json').toString('utf8').trim())
+  for (const i of [0, 1, 2, 3]) log.ingest(fixture(`session.${i}.json`))
+  assert.deepStrictEqual(rowsFromBulk(log.rowsBulk(false)), log.rows())
+  assert.ok(log.rows().some((r) => r.score === -Infinity))
+  // Edge values: int8 extremes and arrays, NaN, ±Infinity, -0, escapes, unicode, __proto__.
+  const edge = new core.ShapeLog()
+  edge.setSchema(JSON.stringify({
+    id: { type: 'int8', pk_index: 0 }, big: { type: 'int8', dims: 2 }, f: { type: 'float8' }, g: { type: 'float4', dims: 1 },
+    t: { type: 'text' }, j: { type: 'json' }, b: { type: 'bool' }, n: { type: 'int2' }, ['__proto__']: { type: 'text' },
+  }))
+  const rowsIn = [
+    { id: '-9223372036854775808', big: '{{1,NULL},{9223372036854775807,-3}}', f: 'NaN', g: '{Infinity,-Infinity,1.5}', t: 'a"\\\n\u0001é😀', j: '{"k":[1,{"z":null}],"s":"x"}', b: 'f', n: '-32768', ['__proto__']: 'p' },
+    { id: '0', big: null, f: '-0', g: null, t: '', j: 'null', b: 't', n: '7', ['__proto__']: null },
+    { id: '2', big: '{}', f: '1e-300', g: '{NaN}', t: 'NULL', j: '[]', b: null, n: null, ['__proto__']: 'q' },
+  ]
+  const body = JSON.stringify([
+    ...rowsIn.map((v, i) => ({ key: `k${i}`, value: Object.fromEntries(Object.entries(v)), headers: { operation: 'insert' } })),
+    { headers: { control: 'up-to-date' } },
+  ])
+  assert.equal(edge.ingest(new TextEncoder().encode(body)), true)
+  const perCell = edge.rows()
+  const bulk = rowsFromBulk(edge.rowsBulk(false))
+  assert.deepStrictEqual(bulk, perCell)
+  assert.equal(bulk[0].id, -9223372036854775808n)
+  assert.deepStrictEqual(bulk[0].big, [[1n, null], [9223372036854775807n, -3n]])
+  assert.ok(Number.isNaN(bulk[0].f) && Object.is(bulk[1].f, -0))
+  assert.equal(Object.getPrototypeOf(bulk[0]), Object.prototype)
+  assert.equal(Object.getOwnPropertyDescriptor(bulk[0], '__proto__').value, 'p')
+  assert.deepStrictEqual(entriesFromBulk(edge.rowsBulk(true)).map(([k]) => k), ['k0', 'k1', 'k2'])
+})
