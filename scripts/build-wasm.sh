@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the browser package: release wasm32 build -> wasm-bindgen (web + bundler) -> wasm-opt -Oz
-# (npm binaryen) -> size report. Output in pkg/ (not in git).
+# (npm binaryen) -> size report, then the TypeScript facade (tsc). Output in pkg/ and js/dist/
+# (not in git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile wasm-release --target wasm32-unknown-unknown --lib --quiet
@@ -16,3 +17,7 @@ raw=$(stat -c%s pkg/web/eddy_bg.wasm)
 gz=$(gzip -9c pkg/web/eddy_bg.wasm | wc -c)
 jsgz=$(gzip -9c pkg/web/eddy.js | wc -c)
 printf 'wasm size: %s B raw, %s B gzip; glue js: %s B gzip\n' "$raw" "$gz" "$jsgz"
+# The TypeScript facade (js/src -> js/dist, ESM + .d.ts), which imports pkg/web.
+node_modules/.bin/tsc -p js/tsconfig.json
+jsdist=$(cat js/dist/*.js | gzip -9c | wc -c)
+printf 'facade js: %s B gzip; total wasm+glue+facade: %s B gzip\n' "$jsdist" "$((gz + jsgz + jsdist))"

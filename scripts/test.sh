@@ -27,8 +27,12 @@ bash scripts/build-wasm.sh
 step "browser tests (wasm-bindgen-test, headless Chromium)"
 cargo test --target wasm32-unknown-unknown --test browser
 
-step "node tests: the built package, and the official @electric-sql/client against eddy-server"
 cargo build -p eddy-server --quiet
+
+step "end-to-end: the built package in headless Chromium against eddy-server"
+node --test --test-concurrency=1 tests/e2e/
+
+step "node tests: the built package, and the official @electric-sql/client against eddy-server"
 node --test tests/node/ tests/conformance/
 
 step "all tests passed in $((SECONDS - t0))s"

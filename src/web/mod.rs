@@ -1,11 +1,15 @@
 //! The browser layer (wasm32 only): the `#[wasm_bindgen]` surface over the pure core.
 //!
-//! Transports (fetch/SSE/WebSocket) and storage (IndexedDB/OPFS) arrive with later issues. Rules
-//! for everything here: no protocol logic (it lives in the core), one boundary crossing per
-//! batch rather than per row, and errors leave as JS `Error` objects with a stable `code`.
+//! [`ShapeStreamDriver`] runs a shape stream in the page (fetch long-poll and SSE; WebSocket and
+//! storage arrive with later issues). Rules for everything here: no protocol logic (it lives in
+//! the core), one boundary crossing per batch rather than per row, and errors leave as JS
+//! `Error` objects with a stable `code`.
 
+pub mod bulk;
 pub mod convert;
+pub mod driver;
 pub mod error;
 mod shape_log;
 
+pub use driver::{MessageBatch, ShapeStreamDriver};
 pub use shape_log::ShapeLog;

@@ -1,0 +1,167 @@
+// Shape: the in-memory materialised view of a ShapeStream, with @electric-sql/client's
+// notification contract: silent while syncing, one notification at the first up-to-date, then
+// one per committed change; a must-refetch is silent and subscribers next see the re-synced
+// state (no empty flash). Rows live in the Rust materializer and become JS objects only when read.
+
+import { entriesFromBulk } from './bulk.js'
+import type { Note } from './wasm.js'
+import type { EddyError } from './errors.js'
+import type { ShapeStream } from './stream.js'
+import type { Row, Status } from './types.js'
+
+/** What `Shape.subscribe` callbacks receive. */
+export interface ShapeChange<T extends Row = Row> {
+  value: Map<string, T>
+  rows: T[]
+}
+
+interface Waiter<T> {
+  resolve: (rows: T[]) => void
+  reject: (e: EddyError) => void
+}
+
+/** The rows of a shape, kept current. */
+export class Shape<T extends Row = Row> {
+  readonly stream: ShapeStream<T>
+  #subscribers = new Map<object, (change: ShapeChange<T>) => void>()
+  #waiters: Waiter<T>[] = []
+  /** Rows as JS objects, built on first read, then patched per commit (unchanged rows keep their identity). */
+  #value: Map<string, T> | undefined
+  #rows: T[] | undefined
+  #notified = false
+  #pending = false
+  #error: EddyError | false = false
+
+  constructor(stream: ShapeStream<T>) {
+    this.stream = stream
+    stream._observe({ onNote: (n) => this.#onNote(n), onFlush: () => this.#onFlush() })
+  }
+
+  /** Resolves with the rows once the shape is up to date. */
+  get rows(): Promise<T[]> {
+    if (this.stream.isUpToDate) return Promise.resolve(this.currentRows)
+    if (this.#error) return Promise.reject(this.#error)
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
+  }
+
+  /** Resolves with the key → row map once the shape is up to date. */
+  get value(): Promise<Map<string, T>> {
+    return this.rows.then(() => this.currentValue)
+  }
+
+  /** The committed rows now (typed; int8 as BigInt). */
+  get currentRows(): T[] {
+    if (!this.#rows) this.#rows = [...this.currentValue.values()]
+    return this.#rows
+  }
+
+  /** The committed rows now, by key. */
+  get currentValue(): Map<string, T> {
+    if (!this.#value) {
+      this.#value = new Map(entriesFromBulk<T>(this.stream._driver.rowsBulk(true)))
+      this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
+    }
+    return this.#value
+  }
+
+  /** Apply one commit's change set to the JS copy, if there is one (one call for all changed rows). */
+  #patch(deleted: string[], changed: string[]): void {
+    const map = this.#value
+    if (!map) return
+    for (const k of deleted) map.delete(k)
+    if (changed.length > 0) {
+      const rows = this.stream._driver.getMany(changed) as (T | undefined)[]
+      changed.forEach((k, i) => {
+        const row = rows[i]
+        if (row === undefined) map.delete(k)
+        else map.set(k, row)
+      })
+    }
+  }
+
+  /** Called with `{value, rows}` at the first up-to-date and after every visible change. */
+  subscribe(callback: (change: ShapeChange<T>) => void): () => void {
+    const token = {}
+    this.#subscribers.set(token, callback)
+    return () => this.#subscribers.delete(token)
+  }
+
+  unsubscribeAll(): void {
+    this.#subscribers.clear()
+  }
+
+  get numSubscribers(): number {
+    return this.#subscribers.size
+  }
+  get isUpToDate(): boolean {
+    return this.stream.isUpToDate
+  }
+  get lastOffset(): string {
+    return this.stream.lastOffset
+  }
+  get handle(): string | undefined {
+    return this.stream.shapeHandle
+  }
+  get error(): EddyError | false {
+    return this.#error
+  }
+  get status(): Status {
+    return this.stream.status
+  }
+  lastSyncedAt(): number | undefined {
+    return this.stream.lastSyncedAt()
+  }
+  lastSynced(): number {
+    return this.stream.lastSynced()
+  }
+  isLoading(): boolean {
+    return this.stream.isLoading()
+  }
+  isConnected(): boolean {
+    return this.stream.isConnected()
+  }
+
+  #onNote(note: Note): void {
+    if (note.type === `batch` && note.committed) {
+      if (note.changed) {
+        this.#rows = undefined
+        try {
+          if (note.inserted && note.updated && note.deleted) {
+            this.#patch(note.deleted, [...note.inserted, ...note.updated])
+          } else {
+            this.#value = undefined // no keys listed: rebuilt on the next read
+          }
+        } catch {
+          this.#value = undefined // rebuilt (and its error surfaced) on the next read
+        }
+      }
+      if (note.changed || note.reset || !this.#notified) this.#pending = true
+    } else if (note.type === `up-to-date`) {
+      this.#error = false
+      if (!this.#notified) this.#pending = true
+    } else if (note.type === `error`) {
+      this.#error = note.error as EddyError
+      for (const w of this.#waiters.splice(0)) w.reject(this.#error)
+    }
+  }
+
+  #onFlush(): void {
+    if (!this.#pending || !this.stream.isUpToDate) return
+    this.#pending = false
+    this.#notified = true
+    // Rows become JS objects only for someone who wants them (a waiter or a subscriber).
+    if (this.#waiters.length === 0 && this.#subscribers.size === 0) return
+    const rows = this.currentRows
+    for (const w of this.#waiters.splice(0)) w.resolve(rows)
+    const change = { value: this.currentValue, rows }
+    for (const cb of [...this.#subscribers.values()]) {
+      try {
+        cb(change)
+      } catch (e) {
+        setTimeout(() => {
+          throw e
+        })
+      }
+    }
+  }
+}

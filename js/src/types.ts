@@ -1,0 +1,67 @@
+// Public types: messages as @electric-sql/client delivers them, rows with typed values.
+
+/** A typed column value: int8 is a BigInt, json/jsonb plain data, arrays JS arrays. */
+export type Value =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Value[]
+  | { [key: string]: Value }
+
+/** A row: column name → typed value. */
+export type Row = Record<string, Value>
+
+/** Headers of a change message. */
+export interface ChangeHeaders {
+  operation: `insert` | `update` | `delete`
+  relation?: [string, string]
+  lsn?: string
+  op_position?: number
+  txids?: number[]
+  last?: boolean
+  key_change_to?: string
+  key_change_from?: string
+  tags?: string[]
+  removed_tags?: string[]
+  snapshot_mark?: number
+}
+
+/** An insert, update or delete of one row. */
+export interface ChangeMessage<T extends Row = Row> {
+  key: string
+  value: T
+  old_value?: Partial<T>
+  headers: ChangeHeaders
+}
+
+/** `up-to-date`, `must-refetch` or `snapshot-end`. */
+export interface ControlMessage {
+  headers: {
+    control: `up-to-date` | `must-refetch` | `snapshot-end`
+    global_last_seen_lsn?: string
+    [k: string]: unknown
+  }
+}
+
+/** A move-in / move-out event of a subquery shape. */
+export interface EventMessage {
+  headers: { event: `move-in` | `move-out`; patterns: { pos: number; value: string }[] }
+}
+
+/** Anything delivered to `ShapeStream.subscribe` callbacks. */
+export type Message<T extends Row = Row> = ChangeMessage<T> | ControlMessage | EventMessage
+
+/** True for insert/update/delete messages. */
+export function isChangeMessage<T extends Row = Row>(m: Message<T>): m is ChangeMessage<T> {
+  return `key` in m
+}
+
+/** True for control messages. */
+export function isControlMessage<T extends Row = Row>(m: Message<T>): m is ControlMessage {
+  return !(`key` in m) && `control` in m.headers
+}
+
+/** The connection status. */
+export type Status = `connecting` | `syncing` | `live` | `paused` | `offline` | `error` | `closed`
