@@ -7,7 +7,10 @@
 //! - `internal`: 500 (nothing was done);
 //! - `truncate`: the real response's headers and the first half of its body, then the
 //!   connection is cut (the case ref §0 says a client must retry at the same offset);
-//! - `abort`: the connection is cut before the body (usually before the headers).
+//! - `abort`: the connection is cut before the body (usually before the headers);
+//! - `delay`: the request is held 50–800 ms, then answered normally;
+//! - `rotate`: the handle the request names is dropped first (as `DELETE /v1/shape` would), so
+//!   the request answers 409 with the replacement handle (requests without a handle pass).
 //!
 //! SSE streams are never truncated or aborted (only 503/500 before they start). Responses
 //! with an injected status carry `x-eddy-fault: <kind>`.
@@ -58,6 +61,10 @@ pub enum Fault {
     Truncate,
     /// Cut before the body.
     Abort,
+    /// Held this many milliseconds, then answered normally.
+    Delay(u64),
+    /// The named handle is rotated first: a 409.
+    Rotate,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -74,11 +81,14 @@ pub fn decide(spec: FaultSpec, n: u64) -> Option<Fault> {
     if unit >= spec.rate {
         return None;
     }
-    Some(match splitmix(x) % 4 {
+    let pick = splitmix(x);
+    Some(match pick % 6 {
         0 => Fault::Unavailable,
         1 => Fault::Internal,
         2 => Fault::Truncate,
-        _ => Fault::Abort,
+        3 => Fault::Abort,
+        4 => Fault::Delay(50 + (pick >> 8) % 751),
+        _ => Fault::Rotate,
     })
 }
 
@@ -108,6 +118,28 @@ pub async fn layer(State(app): State<Arc<AppState>>, req: Request, next: Next) -
     };
     let streaming = req.uri().query().is_some_and(|q| q.contains("live_sse=true"));
     let mut resp = match fault {
+        Fault::Delay(ms) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            let mut resp = next.run(req).await;
+            set(resp.headers_mut(), "x-eddy-fault", "delay");
+            return resp;
+        }
+        Fault::Rotate => {
+            let handle = req.uri().query().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "handle")
+                    .map(|(_, v)| v.into_owned())
+            });
+            let rotated = match handle {
+                Some(h) => app.drop_handles(&[h]).is_ok(),
+                None => false,
+            };
+            let mut resp = next.run(req).await;
+            if rotated {
+                set(resp.headers_mut(), "x-eddy-fault", "rotate");
+            }
+            return resp;
+        }
         Fault::Unavailable => encode::unavailable(1, "fault_injected", "Injected fault: unavailable"),
         Fault::Internal => encode::error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -156,9 +188,23 @@ mod tests {
         let faults: Vec<_> = (0..10_000).map(|n| decide(spec, n)).collect();
         let hit = faults.iter().filter(|f| f.is_some()).count();
         assert!((2500..3500).contains(&hit), "{hit}");
-        for k in [Fault::Unavailable, Fault::Internal, Fault::Truncate, Fault::Abort] {
+        for k in [
+            Fault::Unavailable,
+            Fault::Internal,
+            Fault::Truncate,
+            Fault::Abort,
+            Fault::Rotate,
+        ] {
             assert!(faults.contains(&Some(k)), "{k:?} occurs");
         }
+        let delays: Vec<u64> = faults
+            .iter()
+            .filter_map(|f| match f {
+                Some(Fault::Delay(ms)) => Some(*ms),
+                _ => None,
+            })
+            .collect();
+        assert!(!delays.is_empty() && delays.iter().all(|ms| (50..=800).contains(ms)));
         // Deterministic per seed, different across seeds.
         assert_eq!(faults, (0..10_000).map(|n| decide(spec, n)).collect::<Vec<_>>());
         let other: Vec<_> = (0..100)

@@ -1,8 +1,8 @@
 // Fault mode (issue #3 acceptance): eddy-server started with `--faults <seed>:<rate>` answers a
 // seeded fraction of GET /v1/shape requests with 503 + retry-after, 500, a cut connection
-// before the body, or half a body then a cut. The official client, continuing after errors
-// (onError returns {}), must still converge to an independent model of the writes, for long-poll
-// and SSE, with writes landing while it syncs. Reproducible: the seed picks the faults, another
+// before the body, half a body then a cut, a delay, or a rotated handle (409). The official
+// client, continuing after errors (onError returns {}), must still converge to an independent
+// model of the writes, for long-poll and SSE, with writes landing while it syncs. Reproducible: the seed picks the faults, another
 // seed the writes. EDDY_FAULT_SEEDS=N runs more schedules (default 4).
 
 import { test } from 'node:test';
@@ -13,6 +13,8 @@ import { rng, randomTx, expected } from './model.mjs';
 
 const SEEDS = Number(process.env.EDDY_FAULT_SEEDS ?? 4);
 const RATE = 0.3;
+/** Fault kinds seen across all schedules (x-eddy-fault headers; `cut` = no response at all). */
+const seen = new Set();
 
 for (let seed = 1; seed <= SEEDS; seed++) {
   for (const liveSse of [false, true]) {
@@ -40,6 +42,10 @@ for (let seed = 1; seed <= SEEDS; seed++) {
         } catch (e) {
           throw new Error(`${e.message}\nclient: ${inspect(c.last?.value)}\nmodel: ${inspect(want)}\nerrors: ${inspect(c.errors)}`);
         }
+        for (const r of c.requests) {
+          if (r.headers?.['x-eddy-fault']) seen.add(r.headers['x-eddy-fault']);
+          if (r.status === undefined) seen.add('cut');
+        }
         const faulted = c.requests.filter((r) => r.headers?.['x-eddy-fault'] || r.status === undefined).length;
         assert.ok(faulted > 0, `faults were injected (${c.requests.length} requests)`);
         if (process.env.EDDY_CONF_DEBUG) console.error(`${name}: ${c.requests.length} requests, ${faulted} faulted, ${c.errors.length} errors`);
@@ -49,3 +55,9 @@ for (let seed = 1; seed <= SEEDS; seed++) {
     });
   }
 }
+
+test('the schedules above exercised every kind of fault', () => {
+  for (const kind of ['unavailable', 'internal', 'delay', 'rotate', 'cut']) {
+    assert.ok(seen.has(kind), `fault kind ${kind} occurred (seen: ${[...seen].join(', ')})`);
+  }
+});
