@@ -70,6 +70,13 @@ fn faults_are_injected_and_a_retrying_client_still_converges() {
                 *kinds.entry("500").or_insert(0) += 1;
                 continue;
             }
+            409 => {
+                // A rotated handle: drop everything and restart (ref §2.2).
+                *kinds.entry("409").or_insert(0) += 1;
+                rows.clear();
+                offset = "-1".to_string();
+                continue;
+            }
             other => panic!("unexpected status {other}: {}", r.body),
         }
         // Commit the new offset only once the whole body parsed (ref §0).
@@ -94,6 +101,7 @@ fn faults_are_injected_and_a_retrying_client_still_converges() {
         "{kinds:?}"
     );
     assert!(kinds.contains_key("transport"), "{kinds:?}");
+    assert!(kinds.contains_key("409"), "handle rotation happened: {kinds:?}");
     // Health and writes are never faulted.
     for _ in 0..20 {
         assert_eq!(s.get("/v1/health").status, 200);
