@@ -209,6 +209,10 @@ impl Catalog {
                     c.ty.max_len,
                     c.not_null
                 ));
+                // Only typed numerics add to it, so older data files keep their fingerprint.
+                if let Some((p, sc)) = c.ty.numeric {
+                    s.push_str(&format!("numeric({p},{sc}),"));
+                }
             }
             s.push_str(&format!(")pk{:?}u{:?}fk{:?};", t.pk, t.uniques, t.fks));
         }
@@ -271,6 +275,7 @@ pub fn parse_type(display: &str) -> Option<(ColType, Vec<(&'static str, u32)>)> 
         base,
         dims,
         max_len: None,
+        numeric: None,
     };
     let mut mods = Vec::new();
     match (base, args.as_slice()) {
@@ -283,8 +288,12 @@ pub fn parse_type(display: &str) -> Option<(ColType, Vec<(&'static str, u32)>)> 
             ty.max_len = Some(*n);
             mods.push(("length", *n));
         }
-        (PgType::Numeric, [p]) => mods.push(("precision", *p)),
-        (PgType::Numeric, [p, sc]) => {
+        (PgType::Numeric, [p]) if (1..=1000).contains(p) => {
+            ty.numeric = Some((*p, 0));
+            mods.push(("precision", *p));
+        }
+        (PgType::Numeric, [p, sc]) if (1..=1000).contains(p) && sc <= p => {
+            ty.numeric = Some((*p, *sc));
             mods.push(("precision", *p));
             mods.push(("scale", *sc));
         }
@@ -350,6 +359,7 @@ fn enum_type(display: &str, enums: &[EnumType]) -> Option<(ColType, String, Vec<
             base: PgType::Enum,
             dims,
             max_len: None,
+            numeric: None,
         },
         n.clone(),
         labels.clone(),

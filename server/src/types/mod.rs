@@ -1,8 +1,9 @@
 //! Postgres column types supported by the embedded store, and their text form.
 //!
 //! Every value is stored and sent as Postgres text output (ref §3.1): `t`/`f` for bool, numbers as
-//! their decimal text, jsonb re-serialised the way Postgres prints it, arrays as array literals,
-//! timestamptz normalised to UTC with a `+00` suffix. [`to_text`] turns a JSON value from the
+//! their decimal text (numeric with its typmod applied), json as written, jsonb re-serialised the
+//! way Postgres prints it, arrays as array literals, timestamptz normalised to UTC with a `+00`
+//! suffix. [`to_text`] turns a JSON value from the
 //! write API into that canonical text (validating it against the column type), so that equal
 //! values always have equal text — SQLite compares PKs and FKs as text.
 
@@ -11,6 +12,9 @@ use std::fmt::Write as _;
 use serde_json::Value as Json;
 
 use crate::time::{parse_date, parse_timestamp};
+
+mod json_text;
+pub use json_text::{json_compact, jsonb_from_raw};
 
 /// A scalar Postgres type (the element type for array columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +39,7 @@ pub enum PgType {
     Bpchar,
     /// `bool`.
     Bool,
-    /// `json` (compact JSON text; object keys come out sorted, unlike Postgres which keeps them).
+    /// `json` (the JSON text as written, whitespace dropped; see [`to_text_raw`]).
     Json,
     /// `jsonb` (Postgres jsonb output form).
     Jsonb,
@@ -147,6 +151,8 @@ pub struct ColType {
     pub dims: u32,
     /// `varchar(n)` / `char(n)` length, if given.
     pub max_len: Option<u32>,
+    /// `numeric(precision, scale)` (`numeric(p)` has scale 0), if given.
+    pub numeric: Option<(u32, u32)>,
 }
 
 impl ColType {
@@ -156,6 +162,7 @@ impl ColType {
             base,
             dims: 0,
             max_len: None,
+            numeric: None,
         }
     }
 }
@@ -188,6 +195,21 @@ pub fn to_text(ty: &ColType, v: &Json) -> Result<Option<String>, ValueError> {
         return Ok(Some(out));
     }
     scalar_text(ty, v).map(Some)
+}
+
+/// Like [`to_text`], with the value's JSON text as the client wrote it (`raw`, when known):
+/// `json` keeps that text (key order, duplicates, number spelling; whitespace dropped), `jsonb`
+/// and `numeric` take their numbers from it exactly (no round trip through `f64`).
+pub fn to_text_raw(ty: &ColType, v: &Json, raw: Option<&str>) -> Result<Option<String>, ValueError> {
+    match (raw, ty.dims, ty.base, v) {
+        (_, _, _, Json::Null) => Ok(None),
+        (Some(raw), 0, PgType::Json, _) => Ok(Some(json_compact(raw.trim()))),
+        (Some(raw), 0, PgType::Jsonb, _) => jsonb_from_raw(raw).map(Some).map_err(|e| bad(ty.base, e)),
+        (Some(raw), 0, PgType::Numeric, Json::Number(_)) => numeric_input(raw.trim(), ty.numeric)
+            .map(Some)
+            .map_err(|e| bad(ty.base, e)),
+        _ => to_text(ty, v),
+    }
 }
 
 fn array_literal(ty: &ColType, v: &Json, depth: u32, out: &mut String) -> Result<(), ValueError> {
@@ -296,10 +318,7 @@ fn scalar_text(ty: &ColType, v: &Json) -> Result<String, ValueError> {
                 Json::String(s) => s.trim().to_string(),
                 other => return Err(bad(t, format!("expected a number, got {}", kind(other)))),
             };
-            match s.as_str() {
-                "NaN" | "Infinity" | "-Infinity" => Ok(s),
-                _ => numeric_text(&s).ok_or_else(|| bad(t, format!("{s:?} is not a decimal number"))),
-            }
+            numeric_input(&s, ty.numeric).map_err(|reason| bad(t, reason))
         }
         PgType::Text | PgType::Varchar | PgType::Bpchar => {
             let Json::String(s) = v else {
@@ -475,6 +494,81 @@ pub fn numeric_text(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// A numeric value's text (`NaN`, `Infinity`, decimals) as Postgres prints it, with the
+/// column's `(precision, scale)` applied: rounded half away from zero to the scale, and an error
+/// ("numeric field overflow") when the integer part needs more than `precision - scale` digits.
+pub fn numeric_input(s: &str, typmod: Option<(u32, u32)>) -> Result<String, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "nan" => return Ok("NaN".into()),
+        w @ ("infinity" | "+infinity" | "inf" | "+inf" | "-infinity" | "-inf") => {
+            return match typmod {
+                Some((p, sc)) => Err(format!(
+                    "numeric field overflow: a field with precision {p}, scale {sc} cannot hold an infinite value"
+                )),
+                None if w.starts_with('-') => Ok("-Infinity".into()),
+                None => Ok("Infinity".into()),
+            };
+        }
+        _ => {}
+    }
+    let text = numeric_text(s.trim()).ok_or_else(|| format!("{s:?} is not a decimal number"))?;
+    match typmod {
+        None => Ok(text),
+        Some((p, sc)) => apply_numeric_typmod(&text, p, sc),
+    }
+}
+
+/// Round canonical numeric text to `scale` digits (half away from zero) and check `precision`.
+fn apply_numeric_typmod(text: &str, precision: u32, scale: u32) -> Result<String, String> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let scale = scale as usize;
+    // All digits kept (integer part then exactly `scale` fraction digits), before rounding.
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes().take(scale)).collect();
+    digits.extend(std::iter::repeat_n(b'0', scale.saturating_sub(frac.len())));
+    if frac.as_bytes().get(scale).is_some_and(|d| *d >= b'5') {
+        // Increment the digit string by one unit in the last place.
+        let mut carry = true;
+        for d in digits.iter_mut().rev() {
+            if *d == b'9' {
+                *d = b'0';
+            } else {
+                *d += 1;
+                carry = false;
+                break;
+            }
+        }
+        if carry {
+            digits.insert(0, b'1');
+        }
+    }
+    let split = digits.len().saturating_sub(scale);
+    let (ip, fp) = digits.split_at(split);
+    let ip = std::str::from_utf8(ip).unwrap_or("0").trim_start_matches('0');
+    let fp = std::str::from_utf8(fp).unwrap_or("");
+    if ip.len() as u64 > u64::from(precision.saturating_sub(scale as u32)) {
+        return Err(format!(
+            "numeric field overflow: a field with precision {precision}, scale {scale} must round to an \
+             absolute value less than 10^{}",
+            precision.saturating_sub(scale as u32)
+        ));
+    }
+    let zero = ip.is_empty() && fp.bytes().all(|b| b == b'0');
+    let mut out = String::with_capacity(ip.len() + fp.len() + 3);
+    if neg && !zero {
+        out.push('-');
+    }
+    out.push_str(if ip.is_empty() { "0" } else { ip });
+    if !fp.is_empty() {
+        out.push('.');
+        out.push_str(fp);
+    }
+    Ok(out)
+}
+
 /// Postgres float output (shortest round-trip digits, `extra_float_digits=1`).
 pub fn float_text(f: f64, single: bool) -> String {
     if f.is_nan() {
@@ -542,6 +636,11 @@ pub fn jsonb_text(v: &Json, out: &mut String) {
                 jsonb_text(item, out);
             }
             out.push(']');
+        }
+        // jsonb numbers are `numeric`: printed with the exponent applied.
+        Json::Number(n) => {
+            let t = n.to_string();
+            out.push_str(numeric_text(&t).as_deref().unwrap_or(&t));
         }
         other => out.push_str(&other.to_string()),
     }
