@@ -86,6 +86,8 @@ fn default_value(e: &Expr, ty: &ColType) -> Option<DefaultValue> {
     use sqlparser::ast::{UnaryOperator, Value};
     let lit = match e {
         Expr::Value(v) => match &v.value {
+            // A numeric default keeps its written digits and scale (no trip through f64).
+            Value::Number(n, _) if ty.base == PgType::Numeric && ty.dims == 0 => Json::String(n.clone()),
             Value::Number(n, _) => serde_json::from_str::<Json>(n)
                 .ok()
                 .or_else(|| Some(Json::String(n.clone())))?,
@@ -106,6 +108,9 @@ fn default_value(e: &Expr, ty: &ColType) -> Option<DefaultValue> {
             expr,
         } => match default_value(expr, ty)? {
             DefaultValue::Literal(Json::Number(n)) => serde_json::from_str(&format!("-{n}")).ok()?,
+            DefaultValue::Literal(Json::String(n)) if ty.base == PgType::Numeric => {
+                Json::String(format!("-{n}"))
+            }
             _ => return None,
         },
         Expr::Cast { expr, .. } | Expr::Nested(expr) => return default_value(expr, ty),
