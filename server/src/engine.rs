@@ -14,7 +14,9 @@ use std::sync::Arc;
 use eddy::protocol::{LogOffset, Message, Offset, OpOffset};
 use tokio::time::Instant;
 
+use crate::logcache::SharedRead;
 use crate::state::{AppState, ShapeEntry};
+use crate::store::LogRead;
 
 /// One step of a shape log.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +114,18 @@ pub async fn next(
         };
     }
     let a = app.clone();
-    let head = tri!(blocking(move || a.store.head()).await);
+    let version = *app.changes.borrow();
+    let head = match app
+        .log_cache
+        .head(
+            version,
+            || async move { flat(blocking(move || a.store.head()).await) },
+        )
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return Step::Internal(e),
+    };
     let after = match offset {
         Offset::Log(off) => match log_start(entry, off, head) {
             Some(a) => a,
@@ -139,33 +152,79 @@ pub async fn next(
     let max = app.config.chunk_bytes;
     let mut rx = app.changes.subscribe();
     loop {
-        rx.borrow_and_update();
+        let version = *rx.borrow_and_update();
         if app.registry().get(&entry.handle).is_none() {
             return refetch(app, entry, false).await;
         }
+        // Waiters of this shape at this offset share one read per commit (see `logcache`).
         let (a, e) = (app.clone(), entry.clone());
-        let read = tri!(blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await);
-        if read.truncated {
-            return refetch(app, entry, true).await;
-        }
-        let waiting = live && read.msgs.is_empty() && read.complete;
-        if waiting {
-            if let Ok(Ok(())) = tokio::time::timeout_at(deadline, rx.changed()).await {
-                continue;
-            }
-        }
-        let end = read.msgs.last().map_or(after, crate::store::msg_offset);
-        let has_data = !read.msgs.is_empty();
-        let mut msgs: Vec<Message> = read.msgs.into_iter().map(Message::Change).collect();
-        if read.complete {
-            msgs.push(Message::up_to_date(Some(read.head)));
-        }
-        let body = serde_json::to_string(&msgs).unwrap_or_else(|_| "[]".into());
-        return Step::Batch {
-            body,
-            end: end.to_string(),
-            up_to_date: read.complete,
-            has_data,
+        let shared = app
+            .log_cache
+            .read(&entry.handle, after, version, || async move {
+                let read = flat(
+                    blocking(move || a.store.read_log(&e.shape, e.info.snapshot_lsn, after, max)).await,
+                )?;
+                Ok(shared_read(read, after))
+            })
+            .await;
+        let shared = match shared {
+            Ok(s) => s,
+            Err(e) => return Step::Internal(e),
         };
+        return match &*shared {
+            SharedRead::Truncated => refetch(app, entry, true).await,
+            SharedRead::Idle { body } => {
+                if live {
+                    if let Ok(Ok(())) = tokio::time::timeout_at(deadline, rx.changed()).await {
+                        continue;
+                    }
+                }
+                Step::Batch {
+                    body: body.clone(),
+                    end: after.to_string(),
+                    up_to_date: true,
+                    has_data: false,
+                }
+            }
+            SharedRead::Batch {
+                body,
+                end,
+                up_to_date,
+                has_data,
+            } => Step::Batch {
+                body: body.clone(),
+                end: end.clone(),
+                up_to_date: *up_to_date,
+                has_data: *has_data,
+            },
+        };
+    }
+}
+
+/// A blocking task's storage result with both failure kinds as a message.
+fn flat<T, E: std::fmt::Display>(r: Result<Result<T, E>, String>) -> Result<T, String> {
+    r.and_then(|r| r.map_err(|e| e.to_string()))
+}
+
+/// What every request reading the log after `after` answers for this read.
+fn shared_read(read: LogRead, after: LogOffset) -> SharedRead {
+    if read.truncated {
+        return SharedRead::Truncated;
+    }
+    let end = read.msgs.last().map_or(after, crate::store::msg_offset);
+    let has_data = !read.msgs.is_empty();
+    let mut msgs: Vec<Message> = read.msgs.into_iter().map(Message::Change).collect();
+    if read.complete {
+        msgs.push(Message::up_to_date(Some(read.head)));
+    }
+    let body = serde_json::to_string(&msgs).unwrap_or_else(|_| "[]".into());
+    if !has_data && read.complete {
+        return SharedRead::Idle { body };
+    }
+    SharedRead::Batch {
+        body,
+        end: end.to_string(),
+        up_to_date: read.complete,
+        has_data,
     }
 }

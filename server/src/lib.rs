@@ -13,7 +13,8 @@
 //! - [`where_`] — `where` → allow-listed AST → predicate evaluated in Rust.
 //! - [`shape`] — definitions, keys, messages, enter/stay/leave; [`subset`] — subset snapshots.
 //! - [`state`] — handles registry, change signal, limits.
-//! - [`engine`] — the offset state machine shared by long-poll and WebSocket.
+//! - [`engine`] — the offset state machine shared by long-poll and WebSocket; [`logcache`] —
+//!   one log read per commit for all requests waiting on the same shape and offset.
 //! - [`request`], [`http`], [`sse`], [`ws`], [`encode`] — the HTTP and WebSocket surface.
 //! - [`faults`] — optional fault injection; [`www`] — optional static files.
 
@@ -28,6 +29,7 @@ mod fuzz;
 pub mod hash;
 pub mod http;
 pub mod ident;
+pub mod logcache;
 pub mod request;
 pub mod schema;
 pub mod shape;

@@ -104,6 +104,8 @@ pub struct AppState {
     pub changes: watch::Sender<u64>,
     /// Live requests in flight.
     pub live: AtomicUsize,
+    /// Log reads shared by requests waiting on the same shape and offset.
+    pub log_cache: crate::logcache::LogCache,
     /// Requests seen by the fault layer.
     pub fault_counter: crate::faults::FaultCounter,
     /// Last subset snapshot mark handed out.
@@ -126,6 +128,7 @@ impl AppState {
             registry: Mutex::new(Registry::default()),
             changes: watch::channel(0).0,
             live: AtomicUsize::new(0),
+            log_cache: crate::logcache::LogCache::default(),
             fault_counter: crate::faults::FaultCounter::default(),
             snapshot_mark: AtomicU64::new(0),
             etag_seq: AtomicU64::new(0),

@@ -1,6 +1,7 @@
 //! Dates and timestamps in Postgres text form (`DateStyle=ISO`, `TimeZone=UTC`).
 //!
-//! Input is ISO 8601-ish (`2024-01-02T03:04:05.5Z`, `2024-01-02 03:04:05+02:00`, ...); output is
+//! Input is what users write to Postgres (`2024-01-02T03:04:05.5Z`, `2024-01-02 03:04:05+02:00`,
+//! `2024-01-02` for midnight, `... UTC`, `infinity`, `-infinity`, `epoch`); output is
 //! what Postgres prints: `2024-01-02 01:04:05.5+00` for timestamptz (always converted to UTC),
 //! `2024-01-02 03:04:05.5` for timestamp, `2024-01-02` for date. Canonical text of the same
 //! type orders like the values themselves (years 0001-9999), which `where` comparisons use.
@@ -74,46 +75,92 @@ pub fn now_iso() -> String {
     )
 }
 
-/// Validate `YYYY-MM-DD` and return it.
-pub fn parse_date(s: &str) -> Option<String> {
-    let s = s.trim();
-    let (y, m, d) = split_date(s)?;
-    Some(format!("{y:04}-{m:02}-{d:02}"))
+/// Special input words every date/time type accepts: `infinity`, `-infinity` (printed as such)
+/// and `epoch` (1970-01-01 00:00:00).
+fn special(s: &str) -> Option<&'static str> {
+    match s.to_ascii_lowercase().as_str() {
+        "infinity" | "+infinity" => Some("infinity"),
+        "-infinity" => Some("-infinity"),
+        "epoch" => Some("epoch"),
+        _ => None,
+    }
 }
 
-/// Parse a timestamp; `with_tz` converts to UTC and appends `+00`.
+/// A date (`YYYY-MM-DD`, or a timestamp whose time and zone are ignored, as Postgres does),
+/// `infinity`, `-infinity` or `epoch`, in Postgres output form.
+pub fn parse_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    match special(s) {
+        Some("epoch") => return Some("1970-01-01".into()),
+        Some(w) => return Some(w.into()),
+        None => {}
+    }
+    let ts = parse_timestamp(s, false)?;
+    Some(ts.get(..10)?.to_string())
+}
+
+/// Parse a timestamp; `with_tz` converts to UTC and appends `+00` (`timestamp` ignores a zone,
+/// as Postgres does). Accepted: `YYYY-MM-DD` (midnight), then `T` or spaces, `HH:MM[:SS[.f]]`,
+/// then optionally spaces and a zone: `Z`, `UTC`, `GMT`, `±HH`, `±HHMM`, `±HH:MM`; or one of
+/// `infinity`, `-infinity`, `epoch`.
 pub fn parse_timestamp(s: &str, with_tz: bool) -> Option<String> {
     let s = s.trim();
-    if s.len() < 16 || !s.is_char_boundary(10) {
+    match special(s) {
+        Some("epoch") => {
+            return Some(
+                if with_tz {
+                    "1970-01-01 00:00:00+00"
+                } else {
+                    "1970-01-01 00:00:00"
+                }
+                .into(),
+            )
+        }
+        Some(w) => return Some(w.into()),
+        None => {}
+    }
+    if s.len() < 10 || !s.is_char_boundary(10) {
         return None;
     }
     let (date, rest) = s.split_at(10);
     let (y, mo, d) = split_date(date)?;
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    // Split the zone suffix off.
-    let (clock, zone_secs) = match rest.find(['Z', 'z', '+', '-']) {
-        Some(i) => (&rest[..i], parse_zone(&rest[i..])?),
-        None => (rest, 0),
-    };
-    let (hms, frac) = match clock.split_once('.') {
-        Some((a, f)) => (a, f),
-        None => (clock, ""),
-    };
-    if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) || (clock.contains('.') && frac.is_empty())
-    {
-        return None;
-    }
-    let mut parts = hms.split(':');
-    let h = num(parts.next()?, 2)?;
-    let mi = num(parts.next()?, 2)?;
-    let sec = match parts.next() {
-        Some(p) => num(p, 2)?,
-        None if frac.is_empty() => 0,
+    let rest = match rest.strip_prefix(['T', 't']) {
+        Some(r) => r,
+        None if rest.is_empty() || rest.starts_with(' ') => rest.trim_start(),
         None => return None,
     };
-    if parts.next().is_some() || h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
+    // The clock is the leading run of digits, ':' and '.'; the rest (after spaces) is the zone.
+    let clock_len = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.'))
+        .unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(clock_len);
+    let zone_secs = parse_zone(zone.trim_start())?;
+    let (h, mi, sec, frac) = if clock.is_empty() {
+        (0, 0, 0, "")
+    } else {
+        let (hms, frac) = match clock.split_once('.') {
+            Some((a, f)) => (a, f),
+            None => (clock, ""),
+        };
+        if frac.len() > 6
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || (clock.contains('.') && frac.is_empty())
+        {
+            return None;
+        }
+        let mut parts = hms.split(':');
+        let h = num(parts.next()?, 2)?;
+        let mi = num(parts.next()?, 2)?;
+        let sec = match parts.next() {
+            Some(p) => num(p, 2)?,
+            None if frac.is_empty() => 0,
+            None => return None,
+        };
+        if parts.next().is_some() || h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        (h, mi, sec, frac)
+    };
     let mut total = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec;
     if with_tz {
         total -= zone_secs;
@@ -141,9 +188,13 @@ pub fn parse_timestamp(s: &str, with_tz: bool) -> Option<String> {
     Some(out)
 }
 
-/// `Z`, `+HH`, `+HH:MM`, `+HHMM` (or `-`) → offset in seconds east of UTC.
+/// Nothing, `Z`, `UTC`, `GMT`, `+HH`, `+HH:MM`, `+HHMM` (or `-`) → offset in seconds east of UTC.
 fn parse_zone(z: &str) -> Option<i64> {
-    if z.eq_ignore_ascii_case("z") {
+    if z.is_empty()
+        || ["z", "utc", "gmt", "zulu", "ut"]
+            .iter()
+            .any(|n| z.eq_ignore_ascii_case(n))
+    {
         return Some(0);
     }
     let sign = match z.as_bytes().first()? {
@@ -179,11 +230,27 @@ mod tests {
         assert_eq!(p("2024-01-01T00:30:00-0100").unwrap(), "2024-01-01 01:30:00+00");
         assert_eq!(p("2024-03-01T00:30:00+01").unwrap(), "2024-02-29 23:30:00+00");
         assert_eq!(p("2024-01-02T03:04").unwrap(), "2024-01-02 03:04:00+00");
+        assert_eq!(p("2024-01-01").unwrap(), "2024-01-01 00:00:00+00");
+        assert_eq!(p(" 2024-01-01 00:00:00 UTC ").unwrap(), "2024-01-01 00:00:00+00");
+        assert_eq!(p("2024-01-01 00:00:00 utc").unwrap(), "2024-01-01 00:00:00+00");
+        assert_eq!(p("2024-01-01 00:00:00 +05:30").unwrap(), "2023-12-31 18:30:00+00");
+        assert_eq!(p("2024-01-01 UTC").unwrap(), "2024-01-01 00:00:00+00");
+        assert_eq!(p("2024-01-01T10:00:00Z").unwrap(), "2024-01-01 10:00:00+00");
+        assert_eq!(p("Infinity").unwrap(), "infinity");
+        assert_eq!(p("-infinity").unwrap(), "-infinity");
+        assert_eq!(p("epoch").unwrap(), "1970-01-01 00:00:00+00");
+        assert_eq!(
+            parse_timestamp("2024-01-01 10:00+02", false).unwrap(),
+            "2024-01-01 10:00:00"
+        );
+        assert_eq!(parse_timestamp("infinity", false).unwrap(), "infinity");
         for bad in [
             "2024-13-01T00:00:00Z",
             "2024-02-30T00:00:00Z",
-            "2024-01-01",
             "x",
+            "2024-01-01 00:00:00 PST",
+            "2024-01-01X",
+            "infinityx",
             "2024-01-01T25:00:00Z",
             "2024-01-01T00:00:00.1234567Z",
             "2024-01-01T00:00:00+99",
@@ -213,6 +280,9 @@ mod tests {
         );
         assert_eq!(parse_date("2024-02-29").unwrap(), "2024-02-29");
         assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2024-02-29 23:00:00-05").unwrap(), "2024-02-29");
+        assert_eq!(parse_date("-Infinity").unwrap(), "-infinity");
+        assert_eq!(parse_date("2024-02-29x"), None);
         assert_eq!(civil_from_days(days_from_civil(1999, 12, 31)), (1999, 12, 31));
     }
 }

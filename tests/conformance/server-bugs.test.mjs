@@ -1,6 +1,6 @@
-// Known eddy-server bugs found by the conformance suite. Each test states the correct behaviour
-// and is marked `todo` so it runs (and fails) without failing the suite; remove the `todo` once
-// the server is fixed and the test passes.
+// Regression tests for eddy-server bugs found by the conformance suite (all fixed): exact float8
+// and jsonb numbers, prompt Ctrl-C with held live requests, Postgres timestamptz input forms,
+// numeric output and typmods, json key order.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,14 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, serverBin, withTimeout, sleep, itemKey } from './harness.mjs';
 
-const T = (todo) => ({ timeout: 30000, todo });
+const OPTS = { timeout: 30000 };
 
 test(
   'POST /v1/tx keeps float8 and jsonb numbers exact (JSON numbers round-trip bit for bit)',
-  T(
-    'server parses request JSON with serde_json default float parsing (best effort, off by 1 ULP for ' +
-      '~20% of random doubles); enable serde_json "float_roundtrip" in server/Cargo.toml',
-  ),
+  OPTS,
   async () => {
     const s = await startServer();
     try {
@@ -38,6 +35,23 @@ test(
         values,
         'jsonb number',
       );
+      // The text is Postgres float8 output (shortest round-trip digits, extra_float_digits=1)
+      // and jsonb numbers are printed as numeric (exponent applied).
+      const t = await s.truth({ table: 'items' });
+      const raw = values.map((_, i) => t.rawRows.get(itemKey(i + 1)));
+      assert.deepEqual(
+        raw.map((r) => r.score),
+        ['1.2345678901234568e+20', '9.705605544149876e-11', '-2016636133193.9697', '-4.638020992279053e-08'],
+      );
+      assert.deepEqual(
+        raw.map((r) => r.meta),
+        [
+          '{"v": 123456789012345680000}',
+          '{"v": 0.00000000009705605544149876}',
+          '{"v": -2016636133193.9697}',
+          '{"v": -0.00000004638020992279053}',
+        ],
+      );
     } finally {
       await s.stop();
     }
@@ -46,10 +60,7 @@ test(
 
 test(
   'Ctrl-C (SIGINT) stops the server promptly while a long-poll or an SSE stream is held',
-  T(
-    'graceful shutdown waits for every held live request: up to --long-poll-ms (20 s) for a long-poll ' +
-      'and --sse-timeout-ms (60 s) for an SSE stream; live requests should end at shutdown',
-  ),
+  OPTS,
   async () => {
     for (const sse of [false, true]) {
       const dir = mkdtempSync(join(tmpdir(), 'eddy-conf-'));
@@ -96,10 +107,7 @@ test(
 
 test(
   'timestamptz accepts the Postgres input forms a user writes: date only, zone name UTC, ±infinity',
-  T(
-    "time.rs parses only date+time forms: '2024-01-01' (ISO 8601 and valid Postgres) is a 400 in " +
-      "POST /v1/tx and in where; so are '2024-01-01 00:00:00 UTC', 'infinity' and '-infinity'",
-  ),
+  OPTS,
   async () => {
     const s = await startServer();
     try {
@@ -108,6 +116,9 @@ test(
         ['2024-01-01 00:00:00 UTC', '2024-01-01 00:00:00+00'],
         ['infinity', 'infinity'],
         ['-infinity', '-infinity'],
+        ['2024-01-01 05:30:00+05:30', '2024-01-01 00:00:00+00'],
+        ['2024-01-01T23:59:59.250-01', '2024-01-02 00:59:59.25+00'],
+        ['2024-06-01 12:00:00Z', '2024-06-01 12:00:00+00'],
       ];
       const failures = [];
       for (const [i, [input, out]] of cases.entries()) {
@@ -123,6 +134,14 @@ test(
       const r = await s.get({ table: 'items', offset: '-1', where: "at < '2024-01-01'" });
       await r.text();
       if (r.status !== 200) failures.push(`where at < '2024-01-01' -> ${r.status}`);
+      // Only '-infinity' is before 2024-01-01; 'infinity' sorts after every date.
+      const before = await s.truth({ table: 'items', where: "at < '2024-01-01'" });
+      if ([...before.rawRows.values()].map((v) => v.at).join() !== '-infinity')
+        failures.push(`where at < '2024-01-01' -> ${[...before.rawRows.values()].map((v) => v.at)}`);
+      const inf = await s.truth({ table: 'items', where: "at = 'Infinity' OR at = '2024-01-01 UTC'" });
+      // ids 1, 2 and 5 are 2024-01-01 00:00:00+00 and id 3 is infinity.
+      const ids = [...inf.rawRows.values()].map((v) => v.id).sort().join();
+      if (ids !== '1,2,3,5') failures.push(`where at = 'Infinity' OR ... -> ids ${ids}, expected 1,2,3,5`);
       assert.deepEqual(failures, []);
     } finally {
       await s.stop();
@@ -130,15 +149,11 @@ test(
   },
 );
 
-const NUMERIC_SCHEMA = 'CREATE TABLE t (id int8 PRIMARY KEY, n numeric, s numeric(30,9), j json);';
+const NUMERIC_SCHEMA = 'CREATE TABLE t (id int8 PRIMARY KEY, n numeric, s numeric(30,9), j json, jb jsonb);';
 
 test(
   'numeric values come out as Postgres prints them (normalised, with the declared scale)',
-  T(
-    'types.rs keeps numeric input text verbatim: 1e3, 00012.50 and -0.000 are sent as written ' +
-      '(Postgres: 1000, 12.50, 0.000) and numeric(30,9) does not apply its scale (-1.5, not -1.500000000); ' +
-      'equal values then have different text, which the store compares for PK/FK equality',
-  ),
+  OPTS,
   async () => {
     const s = await startServer({ schema: NUMERIC_SCHEMA });
     try {
@@ -148,6 +163,10 @@ test(
         [{ n: '-0.000' }, { n: '0.000' }],
         [{ s: '-1.5' }, { s: '-1.500000000' }],
         [{ s: 2 }, { s: '2.000000000' }],
+        [{ s: '1.0000000005' }, { s: '1.000000001' }],
+        [{ s: '-1.0000000005' }, { s: '-1.000000001' }],
+        [{ s: '-0.0000000004' }, { s: '0.000000000' }],
+        [{ s: 1e20 }, { s: '100000000000000000000.000000000' }],
       ];
       await s.tx(cases.map(([row], i) => ({ op: 'insert', table: 't', row: { id: i + 1, ...row } })));
       const t = await s.truth({ table: 't' });
@@ -156,6 +175,19 @@ test(
         return r.n !== null ? { n: r.n } : { s: r.s };
       });
       assert.deepEqual(got, cases.map(([, want]) => want));
+      // Precision overflow (more than 30 - 9 integer digits) is a typed 400 and applies nothing.
+      const r = await s.request('/v1/tx', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ops: [{ op: 'insert', table: 't', row: { id: 99, s: '1e21' } }] }),
+      });
+      const body = await r.json();
+      assert.equal(r.status, 400);
+      assert.equal(body.code, 'EDDY_SERVER_TX_TYPE_MISMATCH');
+      assert.ok(body.errors['ops[0].row.s'][0].includes('numeric field overflow'), JSON.stringify(body));
+      // Equal values have equal text: a numeric(30,9) key written two ways names the same value.
+      const w = await s.truth({ table: 't', where: "s = '2.0'" });
+      assert.deepEqual([...w.rawRows.keys()], ['"public"."t"/"5"']);
     } finally {
       await s.stop();
     }
@@ -164,16 +196,20 @@ test(
 
 test(
   'json (not jsonb) keeps the key order it was written with, as Postgres json does',
-  T(
-    'the write API parses into serde_json::Map (sorted keys) and prints json columns from it: ' +
-      '{"b":1,"a":2} is stored and sent as {"a":2,"b":1}; enable serde_json "preserve_order" or keep the raw text',
-  ),
+  OPTS,
   async () => {
     const s = await startServer({ schema: NUMERIC_SCHEMA });
     try {
-      await s.tx([{ op: 'insert', table: 't', row: { id: 1, j: { b: 1, a: [2, { z: 0, y: 1 }] } } }]);
+      const doc = { b: 1, a: [2, { z: 0, y: 1 }], cc: 1e21, aa: 'x y' };
+      await s.tx([{ op: 'insert', table: 't', row: { id: 1, j: doc, jb: doc } }]);
       const t = await s.truth({ table: 't' });
-      assert.equal(t.rawRows.get('"public"."t"/"1"').j, '{"b":1,"a":[2,{"z":0,"y":1}]}');
+      const row = t.rawRows.get('"public"."t"/"1"');
+      assert.equal(row.j, '{"b":1,"a":[2,{"z":0,"y":1}],"cc":1e+21,"aa":"x y"}');
+      // jsonb: Postgres' own order (shorter keys first, then bytewise) and numeric numbers.
+      assert.equal(row.jb, '{"a": [2, {"y": 1, "z": 0}], "b": 1, "aa": "x y", "cc": 1000000000000000000000}');
+      // A jsonb literal in `where` is read the same way (key order and number spelling do not matter).
+      const w2 = await s.truth({ table: 't', where: `jb = '{"cc": 1e21, "aa": "x y", "b": 1, "a": [2, {"z": 0, "y": 1}]}'` });
+      assert.equal(w2.rawRows.size, 1);
     } finally {
       await s.stop();
     }

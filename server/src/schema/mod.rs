@@ -86,6 +86,8 @@ fn default_value(e: &Expr, ty: &ColType) -> Option<DefaultValue> {
     use sqlparser::ast::{UnaryOperator, Value};
     let lit = match e {
         Expr::Value(v) => match &v.value {
+            // A numeric default keeps its written digits and scale (no trip through f64).
+            Value::Number(n, _) if ty.base == PgType::Numeric && ty.dims == 0 => Json::String(n.clone()),
             Value::Number(n, _) => serde_json::from_str::<Json>(n)
                 .ok()
                 .or_else(|| Some(Json::String(n.clone())))?,
@@ -106,6 +108,9 @@ fn default_value(e: &Expr, ty: &ColType) -> Option<DefaultValue> {
             expr,
         } => match default_value(expr, ty)? {
             DefaultValue::Literal(Json::Number(n)) => serde_json::from_str(&format!("-{n}")).ok()?,
+            DefaultValue::Literal(Json::String(n)) if ty.base == PgType::Numeric => {
+                Json::String(format!("-{n}"))
+            }
             _ => return None,
         },
         Expr::Cast { expr, .. } | Expr::Nested(expr) => return default_value(expr, ty),
@@ -209,6 +214,10 @@ impl Catalog {
                     c.ty.max_len,
                     c.not_null
                 ));
+                // Only typed numerics add to it, so older data files keep their fingerprint.
+                if let Some((p, sc)) = c.ty.numeric {
+                    s.push_str(&format!("numeric({p},{sc}),"));
+                }
             }
             s.push_str(&format!(")pk{:?}u{:?}fk{:?};", t.pk, t.uniques, t.fks));
         }
@@ -271,6 +280,7 @@ pub fn parse_type(display: &str) -> Option<(ColType, Vec<(&'static str, u32)>)> 
         base,
         dims,
         max_len: None,
+        numeric: None,
     };
     let mut mods = Vec::new();
     match (base, args.as_slice()) {
@@ -283,8 +293,12 @@ pub fn parse_type(display: &str) -> Option<(ColType, Vec<(&'static str, u32)>)> 
             ty.max_len = Some(*n);
             mods.push(("length", *n));
         }
-        (PgType::Numeric, [p]) => mods.push(("precision", *p)),
-        (PgType::Numeric, [p, sc]) => {
+        (PgType::Numeric, [p]) if (1..=1000).contains(p) => {
+            ty.numeric = Some((*p, 0));
+            mods.push(("precision", *p));
+        }
+        (PgType::Numeric, [p, sc]) if (1..=1000).contains(p) && sc <= p => {
+            ty.numeric = Some((*p, *sc));
             mods.push(("precision", *p));
             mods.push(("scale", *sc));
         }
@@ -350,6 +364,7 @@ fn enum_type(display: &str, enums: &[EnumType]) -> Option<(ColType, String, Vec<
             base: PgType::Enum,
             dims,
             max_len: None,
+            numeric: None,
         },
         n.clone(),
         labels.clone(),

@@ -123,3 +123,28 @@ fn tables_without_a_primary_key_are_allowed() {
     assert!(t.pk.is_empty());
     assert!(t.columns.iter().all(|c| c.pk_index.is_none() && !c.not_null));
 }
+
+#[test]
+fn numeric_typmods_and_defaults_keep_their_digits() {
+    assert_eq!(parse_type("NUMERIC(10,2)").unwrap().0.numeric, Some((10, 2)));
+    assert_eq!(parse_type("decimal(7)").unwrap().0.numeric, Some((7, 0)));
+    assert_eq!(parse_type("numeric").unwrap().0.numeric, None);
+    assert!(parse_type("numeric(0)").is_none());
+    assert!(parse_type("numeric(3,4)").is_none());
+    let c = parse_schema(
+        "CREATE TABLE t (id int8 PRIMARY KEY, a numeric DEFAULT 12.50, b numeric(6,3) DEFAULT -1.5, \
+         f float8 DEFAULT 0.1)",
+    )
+    .unwrap();
+    let t = c.table("t").unwrap();
+    let d: Vec<_> = t.columns.iter().map(|c| c.default.clone()).collect();
+    assert_eq!(d[1], Some(DefaultValue::Literal(json!("12.50"))));
+    assert_eq!(d[2], Some(DefaultValue::Literal(json!("-1.5"))));
+    assert_eq!(d[3], Some(DefaultValue::Literal(json!(0.1))));
+    let b = &t.columns[2];
+    assert_eq!(
+        crate::types::to_text(&b.ty, &json!("-1.5")).unwrap().unwrap(),
+        "-1.500"
+    );
+    assert!(parse_schema("CREATE TABLE t (id int8 PRIMARY KEY, b numeric(3,2) DEFAULT 10)").is_err());
+}

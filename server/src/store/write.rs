@@ -8,7 +8,34 @@ use serde_json::{Map, Value as Json};
 use super::{head_lsn, meta_u64, row_from_sql, select_cols, EntryKind, LogEntry, Store, StoreError};
 use crate::ident::quote_ident;
 use crate::schema::{Catalog, Table};
-use crate::types::to_text;
+use crate::types::{to_text, to_text_raw};
+
+/// Column name → the JSON text of its value exactly as the request body wrote it.
+pub type RawTexts = std::collections::HashMap<String, String>;
+
+/// The request body again, keeping each row value's JSON text (for json, jsonb, numeric).
+#[derive(serde::Deserialize)]
+struct RawBody<'a> {
+    #[serde(borrow)]
+    ops: Vec<RawOp<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawOp<'a> {
+    #[serde(borrow, default)]
+    row: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    old_key: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The raw text of each member of a JSON object (empty when it is not an object).
+fn raw_members(raw: Option<&serde_json::value::RawValue>) -> RawTexts {
+    raw.and_then(|r| {
+        serde_json::from_str::<std::collections::HashMap<String, &serde_json::value::RawValue>>(r.get()).ok()
+    })
+    .map(|m| m.into_iter().map(|(k, v)| (k, v.get().to_string())).collect())
+    .unwrap_or_default()
+}
 
 /// Why a transaction was refused (all are 400 except `Internal`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,6 +168,10 @@ pub struct TxOp {
     pub row: Map<String, Json>,
     /// For an update that changes the primary key: the old key's columns.
     pub old_key: Option<Map<String, Json>>,
+    /// The JSON text of each `row` value as written.
+    pub row_raw: RawTexts,
+    /// The JSON text of each `old_key` value as written.
+    pub old_key_raw: RawTexts,
 }
 
 /// The outcome of a committed transaction.
@@ -180,6 +211,11 @@ pub fn parse_tx(body: &[u8], max_ops: usize) -> Result<Vec<TxOp>, TxError> {
             format!("at most {max_ops} operations per transaction"),
         ));
     }
+    let raw_ops = std::str::from_utf8(body)
+        .ok()
+        .and_then(|b| serde_json::from_str::<RawBody<'_>>(b).ok())
+        .map(|b| b.ops)
+        .unwrap_or_default();
     ops.iter()
         .enumerate()
         .map(|(i, op)| {
@@ -206,18 +242,26 @@ pub fn parse_tx(body: &[u8], max_ops: usize) -> Result<Vec<TxOp>, TxError> {
                 Some(Json::Object(m)) if kind == TxOpKind::Update => Some(m.clone()),
                 Some(_) => return Err(malformed(at("old_key"), "must be an object, and only on updates")),
             };
+            let raw = raw_ops.get(i);
             Ok(TxOp {
                 kind,
                 table,
                 row,
                 old_key,
+                row_raw: raw_members(raw.and_then(|r| r.row)),
+                old_key_raw: raw_members(raw.and_then(|r| r.old_key)),
             })
         })
         .collect()
 }
 
 /// Convert given JSON values to canonical text, checking names and types.
-fn convert(t: &Table, values: &Map<String, Json>, at: &str) -> Result<Vec<(usize, Option<String>)>, TxError> {
+fn convert(
+    t: &Table,
+    values: &Map<String, Json>,
+    raw: &RawTexts,
+    at: &str,
+) -> Result<Vec<(usize, Option<String>)>, TxError> {
     let mut out = Vec::with_capacity(values.len());
     for (name, v) in values {
         let i = t.column_index(name).ok_or_else(|| TxError::UnknownColumn {
@@ -229,10 +273,11 @@ fn convert(t: &Table, values: &Map<String, Json>, at: &str) -> Result<Vec<(usize
             .columns
             .get(i)
             .ok_or_else(|| TxError::Internal("column index".into()))?;
-        let text = to_text(&c.ty, v).map_err(|e| TxError::TypeMismatch {
-            field: format!("{at}.{name}"),
-            message: e.to_string(),
-        })?;
+        let text =
+            to_text_raw(&c.ty, v, raw.get(name).map(String::as_str)).map_err(|e| TxError::TypeMismatch {
+                field: format!("{at}.{name}"),
+                message: e.to_string(),
+            })?;
         if !c.labels.is_empty() && !labels_ok(v, &c.labels) {
             return Err(TxError::TypeMismatch {
                 field: format!("{at}.{name}"),
@@ -453,7 +498,7 @@ fn apply_op(
     let mut width = 1;
     match op.kind {
         TxOpKind::Insert => {
-            let mut vals = convert(t, &op.row, &at)?;
+            let mut vals = convert(t, &op.row, &op.row_raw, &at)?;
             apply_defaults(t, &mut vals, now)?;
             if !t.pk.is_empty() {
                 pk_of(t, &vals, &at)?;
@@ -464,9 +509,9 @@ fn apply_op(
             entry.new = Some(row);
         }
         TxOpKind::Update => {
-            let vals = convert(t, &op.row, &at)?;
+            let vals = convert(t, &op.row, &op.row_raw, &at)?;
             let key_vals = match &op.old_key {
-                Some(k) => convert(t, k, &format!("ops[{i}].old_key"))?,
+                Some(k) => convert(t, k, &op.old_key_raw, &format!("ops[{i}].old_key"))?,
                 None => vals.clone(),
             };
             let key_at = if op.old_key.is_some() {
@@ -494,7 +539,7 @@ fn apply_op(
             entry.new = Some(new);
         }
         TxOpKind::Delete => {
-            let vals = convert(t, &op.row, &at)?;
+            let vals = convert(t, &op.row, &op.row_raw, &at)?;
             let pk = pk_of(t, &vals, &at)?;
             let old = fetch(conn, t, &pk)?.ok_or_else(|| TxError::MissingRow {
                 field: at.clone(),

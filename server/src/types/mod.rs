@@ -1,8 +1,9 @@
 //! Postgres column types supported by the embedded store, and their text form.
 //!
 //! Every value is stored and sent as Postgres text output (ref §3.1): `t`/`f` for bool, numbers as
-//! their decimal text, jsonb re-serialised the way Postgres prints it, arrays as array literals,
-//! timestamptz normalised to UTC with a `+00` suffix. [`to_text`] turns a JSON value from the
+//! their decimal text (numeric with its typmod applied), json as written, jsonb re-serialised the
+//! way Postgres prints it, arrays as array literals, timestamptz normalised to UTC with a `+00`
+//! suffix. [`to_text`] turns a JSON value from the
 //! write API into that canonical text (validating it against the column type), so that equal
 //! values always have equal text — SQLite compares PKs and FKs as text.
 
@@ -11,6 +12,11 @@ use std::fmt::Write as _;
 use serde_json::Value as Json;
 
 use crate::time::{parse_date, parse_timestamp};
+
+mod json_text;
+mod numeric;
+pub use json_text::{json_compact, jsonb_from_raw};
+pub use numeric::{is_decimal, numeric_input, numeric_text};
 
 /// A scalar Postgres type (the element type for array columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +41,7 @@ pub enum PgType {
     Bpchar,
     /// `bool`.
     Bool,
-    /// `json` (compact JSON text; object keys come out sorted, unlike Postgres which keeps them).
+    /// `json` (the JSON text as written, whitespace dropped; see [`to_text_raw`]).
     Json,
     /// `jsonb` (Postgres jsonb output form).
     Jsonb,
@@ -147,6 +153,8 @@ pub struct ColType {
     pub dims: u32,
     /// `varchar(n)` / `char(n)` length, if given.
     pub max_len: Option<u32>,
+    /// `numeric(precision, scale)` (`numeric(p)` has scale 0), if given.
+    pub numeric: Option<(u32, u32)>,
 }
 
 impl ColType {
@@ -156,6 +164,7 @@ impl ColType {
             base,
             dims: 0,
             max_len: None,
+            numeric: None,
         }
     }
 }
@@ -188,6 +197,21 @@ pub fn to_text(ty: &ColType, v: &Json) -> Result<Option<String>, ValueError> {
         return Ok(Some(out));
     }
     scalar_text(ty, v).map(Some)
+}
+
+/// Like [`to_text`], with the value's JSON text as the client wrote it (`raw`, when known):
+/// `json` keeps that text (key order, duplicates, number spelling; whitespace dropped), `jsonb`
+/// and `numeric` take their numbers from it exactly (no round trip through `f64`).
+pub fn to_text_raw(ty: &ColType, v: &Json, raw: Option<&str>) -> Result<Option<String>, ValueError> {
+    match (raw, ty.dims, ty.base, v) {
+        (_, _, _, Json::Null) => Ok(None),
+        (Some(raw), 0, PgType::Json, _) => Ok(Some(json_compact(raw.trim()))),
+        (Some(raw), 0, PgType::Jsonb, _) => jsonb_from_raw(raw).map(Some).map_err(|e| bad(ty.base, e)),
+        (Some(raw), 0, PgType::Numeric, Json::Number(_)) => numeric_input(raw.trim(), ty.numeric)
+            .map(Some)
+            .map_err(|e| bad(ty.base, e)),
+        _ => to_text(ty, v),
+    }
 }
 
 fn array_literal(ty: &ColType, v: &Json, depth: u32, out: &mut String) -> Result<(), ValueError> {
@@ -296,10 +320,7 @@ fn scalar_text(ty: &ColType, v: &Json) -> Result<String, ValueError> {
                 Json::String(s) => s.trim().to_string(),
                 other => return Err(bad(t, format!("expected a number, got {}", kind(other)))),
             };
-            match s.as_str() {
-                "NaN" | "Infinity" | "-Infinity" => Ok(s),
-                _ => numeric_text(&s).ok_or_else(|| bad(t, format!("{s:?} is not a decimal number"))),
-            }
+            numeric_input(&s, ty.numeric).map_err(|reason| bad(t, reason))
         }
         PgType::Text | PgType::Varchar | PgType::Bpchar => {
             let Json::String(s) = v else {
@@ -414,67 +435,6 @@ pub fn parse_float_text(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
-/// Decimal syntax: `[+-]digits[.digits][e[+-]digits]`.
-pub fn is_decimal(s: &str) -> bool {
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    let exp_ok = exp.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && digits(e)
-    });
-    !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac) && exp_ok
-}
-
-/// Postgres numeric output of a decimal: exponent applied, leading zeros dropped, the scale
-/// (digits after the point) kept as written (`1.50` stays `1.50`, `1.5e1` is `15`, `1e-2` is
-/// `0.01`, `-0.0` is `0.0`).
-pub fn numeric_text(s: &str) -> Option<String> {
-    if !is_decimal(s) {
-        return None;
-    }
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (body.get(..i)?, body.get(i + 1..)?.parse::<i64>().ok()?),
-        None => (body, 0),
-    };
-    if exp.abs() > 1000 {
-        return None;
-    }
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits: String = format!("{int}{frac}");
-    let mut scale = frac.len() as i64 - exp;
-    if scale < 0 {
-        digits.extend(std::iter::repeat_n('0', (-scale) as usize));
-        scale = 0;
-    }
-    let scale = scale as usize;
-    if digits.len() <= scale {
-        digits = format!("{}{digits}", "0".repeat(scale + 1 - digits.len()));
-    }
-    let (ip, fp) = digits.split_at(digits.len() - scale);
-    let ip = ip.trim_start_matches('0');
-    let ip = if ip.is_empty() { "0" } else { ip };
-    let zero = ip == "0" && fp.bytes().all(|b| b == b'0');
-    let mut out = String::with_capacity(digits.len() + 2);
-    if neg && !zero {
-        out.push('-');
-    }
-    out.push_str(ip);
-    if !fp.is_empty() {
-        out.push('.');
-        out.push_str(fp);
-    }
-    Some(out)
-}
-
 /// Postgres float output (shortest round-trip digits, `extra_float_digits=1`).
 pub fn float_text(f: f64, single: bool) -> String {
     if f.is_nan() {
@@ -542,6 +502,11 @@ pub fn jsonb_text(v: &Json, out: &mut String) {
                 jsonb_text(item, out);
             }
             out.push(']');
+        }
+        // jsonb numbers are `numeric`: printed with the exponent applied.
+        Json::Number(n) => {
+            let t = n.to_string();
+            out.push_str(numeric_text(&t).as_deref().unwrap_or(&t));
         }
         other => out.push_str(&other.to_string()),
     }

@@ -57,6 +57,7 @@ fn text_types() {
         base: PgType::Varchar,
         dims: 0,
         max_len: Some(3),
+        numeric: None,
     };
     assert!(to_text(&vc, &json!("abcd")).is_err());
     assert_eq!(to_text(&vc, &json!("abc")).unwrap().unwrap(), "abc");
@@ -79,6 +80,7 @@ fn arrays_are_postgres_literals() {
         base: PgType::Int4,
         dims: 1,
         max_len: None,
+        numeric: None,
     };
     assert_eq!(
         to_text(&arr, &json!([1, null, 3])).unwrap().unwrap(),
@@ -91,6 +93,7 @@ fn arrays_are_postgres_literals() {
         base: PgType::Text,
         dims: 2,
         max_len: None,
+        numeric: None,
     };
     assert_eq!(
         to_text(&txt2, &json!([["a", "NULL"], ["b c", "q\"\\"]]))
@@ -127,5 +130,85 @@ fn numeric_is_canonical_like_postgres() {
     assert_eq!(
         t(PgType::Numeric, json!("Infinity")).unwrap().unwrap(),
         "Infinity"
+    );
+}
+
+#[test]
+fn numeric_typmod_rounds_half_away_from_zero_and_checks_precision() {
+    let ok = |s: &str, p, sc| numeric_input(s, Some((p, sc))).unwrap();
+    assert_eq!(ok("-1.5", 30, 9), "-1.500000000");
+    assert_eq!(ok("2", 30, 9), "2.000000000");
+    assert_eq!(ok("1.005", 5, 2), "1.01");
+    assert_eq!(ok("-1.005", 5, 2), "-1.01");
+    assert_eq!(ok("1.004", 5, 2), "1.00");
+    assert_eq!(ok("99.995", 5, 2), "100.00");
+    assert_eq!(ok("-0.004", 5, 2), "0.00");
+    assert_eq!(ok("0.5", 3, 0), "1");
+    assert_eq!(ok("-2.5", 3, 0), "-3");
+    assert_eq!(ok("1e2", 3, 0), "100");
+    assert_eq!(ok("0.001", 3, 3), "0.001");
+    assert_eq!(ok("nan", 3, 1), "NaN");
+    assert!(numeric_input("999.995", Some((5, 2))).is_err());
+    assert!(numeric_input("1000", Some((3, 0))).is_err());
+    assert!(numeric_input("1", Some((3, 3))).is_err());
+    assert!(numeric_input("Infinity", Some((10, 2))).is_err());
+    // Without a typmod: normalised, the written scale kept.
+    assert_eq!(numeric_input("00012.50", None).unwrap(), "12.50");
+    assert_eq!(numeric_input("-0.000", None).unwrap(), "0.000");
+    assert_eq!(numeric_input("1e3", None).unwrap(), "1000");
+    assert_eq!(numeric_input("-inf", None).unwrap(), "-Infinity");
+    let n = ColType {
+        numeric: Some((6, 2)),
+        ..ColType::scalar(PgType::Numeric)
+    };
+    assert_eq!(to_text(&n, &json!(1.005)).unwrap().unwrap(), "1.01");
+    assert!(to_text(&n, &json!(12345)).is_err());
+}
+
+#[test]
+fn raw_text_keeps_json_and_exact_numbers() {
+    let raw = |base, v: &str| to_text_raw(&ColType::scalar(base), &serde_json::from_str(v).unwrap(), Some(v));
+    assert_eq!(
+        raw(PgType::Json, r#"{"b": 1, "a": [2.50, {"z":0,"y":1}]}"#)
+            .unwrap()
+            .unwrap(),
+        r#"{"b":1,"a":[2.50,{"z":0,"y":1}]}"#
+    );
+    assert_eq!(
+        raw(PgType::Jsonb, r#"{"bb": 1e2, "a": 1.50}"#).unwrap().unwrap(),
+        r#"{"a": 1.50, "bb": 100}"#
+    );
+    assert_eq!(
+        raw(PgType::Numeric, "123456789012345678901234567890.10")
+            .unwrap()
+            .unwrap(),
+        "123456789012345678901234567890.10"
+    );
+    assert_eq!(raw(PgType::Json, "null").unwrap(), None);
+    assert_eq!(raw(PgType::Float8, "0.1").unwrap().unwrap(), "0.1");
+}
+
+#[test]
+fn float8_json_numbers_round_trip_bit_for_bit() {
+    for s in [
+        "123456789012345680000",
+        "9.705605544149876e-11",
+        "-2016636133193.9697",
+        "-4.638020992279053e-8",
+    ] {
+        let want: f64 = s.parse().unwrap();
+        let v: Json = serde_json::from_str(s).unwrap();
+        let text = t(PgType::Float8, v).unwrap().unwrap();
+        assert_eq!(
+            text.parse::<f64>().unwrap().to_bits(),
+            want.to_bits(),
+            "{s} -> {text}"
+        );
+    }
+    assert_eq!(
+        t(PgType::Float8, json!(123456789012345680000.0))
+            .unwrap()
+            .unwrap(),
+        "1.2345678901234568e+20"
     );
 }

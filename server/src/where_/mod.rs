@@ -25,7 +25,7 @@ use sqlparser::tokenizer::Token;
 pub use eval::{compare, eval, like, val_of};
 
 use crate::schema::{ident_name, parse_type, Table};
-use crate::types::{to_text, Category, ColType, PgType};
+use crate::types::{to_text_raw, Category, ColType, PgType};
 
 /// Maximum nesting of the compiled expression.
 const MAX_DEPTH: usize = 128;
@@ -211,7 +211,9 @@ fn coerce_str(ty: PgType, s: &str) -> Result<Val, WhereError> {
     } else {
         Json::String(s.to_string())
     };
-    let text = to_text(&ColType::scalar(ty), &json)
+    // json/jsonb literals keep their written text (key order, exact numbers), as writes do.
+    let raw = matches!(ty, PgType::Jsonb | PgType::Json).then_some(s);
+    let text = to_text_raw(&ColType::scalar(ty), &json, raw)
         .map_err(|e| err(e.to_string()))?
         .unwrap_or_default();
     eval::val_of(ty, &text).ok_or_else(|| err(format!("invalid input syntax for type {}: {s:?}", ty.name())))
