@@ -52,7 +52,10 @@ export interface ShapeStreamOptions {
   liveRequestTimeoutMs?: number | false
   onError?: (error: EddyError) => void | RetryOpts | Promise<void | RetryOpts>
   parser?: Record<string, (value: string) => unknown>
-  /** Live transport; `websocket` currently runs as `sse`. Default `long-poll`. */
+  /**
+   * Live transport. Default `long-poll`. `websocket`: all such streams of the page to one server
+   * share one WebSocket (`/v1/ws` next to the shape URL); where it cannot open, long-polling.
+   */
   transport?: `auto` | `long-poll` | `sse` | `websocket`
   /** Official alias of `transport: 'sse'`. */
   liveSse?: boolean

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod driver;
 pub mod error;
 mod shape_log;
+pub mod ws;
 
 pub use driver::{MessageBatch, ShapeStreamDriver};
 pub use shape_log::ShapeLog;

@@ -24,13 +24,16 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, EventTarget, Headers};
 
 pub use batch::MessageBatch;
+pub(crate) use env::{now_ms, warn, warn_value};
 pub use options::{OptionsError, Transport};
 
 use super::bulk::{self, BulkRows};
 use super::convert::{row_to_js_cached, KeyCache};
 use super::error::to_js_error;
+use super::ws;
 use crate::log::{Materializer, MaterializerOptions, Mode};
-use crate::protocol::request::{build_url, LogMode};
+use crate::protocol::request::{build_url, LogMode, RequestParams};
+use crate::protocol::response::RequestKind;
 use crate::protocol::{Key, Message, Parsers, Schema};
 use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, TimerId};
 use notes::Note;
@@ -54,6 +57,8 @@ pub(crate) struct Core {
     base_url: String,
     headers: Vec<(String, String)>,
     headers_provider: Option<Function>,
+    /// The shared socket of `transport: 'websocket'` (HTTP is used once it proved unusable).
+    ws: Option<ws::Link>,
     requests: HashMap<RequestId, AbortController>,
     sse_requests: HashSet<RequestId>,
     timers: HashMap<TimerId, JsValue>,
@@ -96,13 +101,17 @@ impl Drop for Inner {
 /// Abort every request, clear every timer and remove the page listeners. Everything is taken
 /// out under the borrows first; the JS calls happen after they ended.
 fn release(inner: &Inner) {
-    let (requests, timers) = {
+    let (requests, timers, link) = {
         let mut core = inner.core.borrow_mut();
+        let link = core.ws.take();
         core.sse_requests.clear();
         let requests: Vec<AbortController> = core.requests.drain().map(|(_, c)| c).collect();
         let timers: Vec<JsValue> = core.timers.drain().map(|(_, t)| t).collect();
-        (requests, timers)
+        (requests, timers, link)
     };
+    if let Some(link) = link {
+        ws::detach(&link);
+    }
     let page = std::mem::take(&mut *inner.page.borrow_mut());
     for c in requests {
         c.abort();
@@ -193,43 +202,27 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             kind,
             ..
         } => {
-            let (url, headers) = {
+            let socket = {
                 let core = inner.core.borrow();
-                let url = build_url(&core.base_url, core.machine.shape(), &params);
-                let headers = match &core.headers_provider {
-                    Some(f) => io::HeaderSource::Provider(f.clone()),
-                    None => io::HeaderSource::Static(core.headers.clone()),
-                };
-                (url, headers)
+                core.ws
+                    .clone()
+                    .filter(ws::usable)
+                    .map(|link| (link, core.machine.shape().clone()))
             };
-            let url = match url {
-                Ok(u) => u,
-                Err(e) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
-            };
-            let controller = match AbortController::new() {
-                Ok(c) => c,
-                Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
-            };
-            let signal = controller.signal();
-            {
-                let mut core = inner.core.borrow_mut();
-                core.requests.insert(request_id, controller);
-                if kind.sse {
-                    core.sse_requests.insert(request_id);
+            match socket {
+                Some((link, shape)) => {
+                    let client: Weak<dyn ws::Client> = Rc::downgrade(inner) as Weak<Inner>;
+                    ws::request(&link, client, &shape, request_id, params, kind);
                 }
+                None => issue_http(inner, request_id, params, kind),
             }
-            let req = io::Request {
-                id: request_id,
-                url,
-                headers,
-                signal,
-                kind,
-            };
-            wasm_bindgen_futures::spawn_local(io::run(Rc::downgrade(inner), req));
         }
         Effect::CancelRequest { request_id } => {
             let c = {
                 let mut core = inner.core.borrow_mut();
+                if let Some(link) = &core.ws {
+                    ws::cancel(link, request_id);
+                }
                 core.sse_requests.remove(&request_id);
                 core.requests.remove(&request_id)
             };
@@ -287,6 +280,54 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
     }
 }
 
+/// Carry out one request with `fetch` (long-poll or SSE).
+fn issue_http(inner: &Rc<Inner>, request_id: RequestId, params: RequestParams, kind: RequestKind) {
+    let (url, headers) = {
+        let core = inner.core.borrow();
+        let url = build_url(&core.base_url, core.machine.shape(), &params);
+        let headers = match &core.headers_provider {
+            Some(f) => io::HeaderSource::Provider(f.clone()),
+            None => io::HeaderSource::Static(core.headers.clone()),
+        };
+        (url, headers)
+    };
+    let url = match url {
+        Ok(u) => u,
+        Err(e) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
+    };
+    let controller = match AbortController::new() {
+        Ok(c) => c,
+        Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
+    };
+    let signal = controller.signal();
+    {
+        let mut core = inner.core.borrow_mut();
+        core.requests.insert(request_id, controller);
+        if kind.sse {
+            core.sse_requests.insert(request_id);
+        }
+    }
+    let req = io::Request {
+        id: request_id,
+        url,
+        headers,
+        signal,
+        kind,
+    };
+    wasm_bindgen_futures::spawn_local(io::run(Rc::downgrade(inner), req));
+}
+
+impl ws::Client for Inner {
+    fn inputs(self: Rc<Self>, inputs: Vec<Input>) {
+        dispatch(&self, inputs);
+    }
+
+    fn fallback(self: Rc<Self>, request_id: RequestId, params: RequestParams, kind: RequestKind) {
+        issue_http(&self, request_id, params, kind);
+        let _ = flush(&self);
+    }
+}
+
 /// Hand the queued notes to the JS listener in one call (no borrow is held). Returns the
 /// listener's promise when it answered with one (a subscriber is still busy).
 fn flush(inner: &Rc<Inner>) -> Option<Promise> {
@@ -322,9 +363,7 @@ impl ShapeStreamDriver {
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str, listener: Function) -> Result<ShapeStreamDriver, JsValue> {
         let parsed = options::parse(options).map_err(|e| to_js_error(&e))?;
-        if parsed.transport == Transport::WebSocket {
-            env::warn("eddy: transport 'websocket' is not available yet; using SSE with long-poll fallback");
-        }
+        let ws = (parsed.transport == Transport::WebSocket).then(|| ws::link(&parsed.base_url));
         let mode = match parsed.config.shape.log {
             LogMode::Full => Mode::Full,
             LogMode::ChangesOnly => Mode::ChangesOnly,
@@ -340,6 +379,7 @@ impl ShapeStreamDriver {
             base_url: parsed.base_url,
             headers: parsed.headers,
             headers_provider: None,
+            ws,
             requests: HashMap::new(),
             sse_requests: HashSet::new(),
             timers: HashMap::new(),

@@ -128,7 +128,7 @@ pub enum Transport {
     LongPoll,
     /// Server-Sent Events read from a streaming fetch body.
     Sse,
-    /// WebSocket (not served yet: runs as SSE).
+    /// One shared WebSocket per `/v1/ws` URL (falls back to long-polling when it cannot open).
     WebSocket,
     /// SSE, falling back to long-polling when connections keep closing early.
     Auto,
@@ -182,7 +182,8 @@ pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
     }
     config.handle = o.handle;
     config.live = o.live;
-    config.prefer_sse = transport != Transport::LongPoll;
+    // WebSocket answers requests as long-polls (its fallback is long-polling too).
+    config.prefer_sse = !matches!(transport, Transport::LongPoll | Transport::WebSocket);
     if let Some(b) = o.backoff {
         let d = BackoffOptions::default();
         config.backoff = BackoffOptions {

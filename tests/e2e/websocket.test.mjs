@@ -1,0 +1,282 @@
+// End-to-end: `transport: 'websocket'` — the streams of a page share one WebSocket to
+// eddy-server's /v1/ws (server/PROTOCOL-WS.md): initial sync and live changes, several shapes on
+// one socket, 409 refetch, a socket cut mid-stream (reconnect and resume by offset), and the
+// HTTP fallback when the upgrade is refused. Headless Chromium against a real eddy-server; the
+// page's WebSocket is wrapped to count connections and record the frames sent.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, connect } from 'node:net'
+import { setup, until, closeBrowser, startProxy } from './harness.mjs'
+
+after(closeBrowser)
+
+const T = { timeout: 60_000 }
+const row = (id, extra = {}) => ({ id, title: `todo ${id}`, done: false, ...extra })
+const insert = (r, table = 'todos') => ({ op: 'insert', table, row: r })
+
+function sortRows(rows) {
+  return rows.sort((a, b) => (BigInt(String(a.id).replace(/n$/, '')) < BigInt(String(b.id).replace(/n$/, '')) ? -1 : 1))
+}
+
+/** What the official client materialises for this shape right now (a fresh browser context). */
+async function officialRows(page, server, params = { table: 'todos' }) {
+  const context = await page.context().browser().newContext()
+  const fresh = await context.newPage()
+  await fresh.goto(page.url())
+  await fresh.waitForFunction(() => window.eddyReady === true, null, { timeout: 15_000 })
+  const rows = await fresh.evaluate(async ({ server, params }) => {
+    const { ShapeStream, Shape } = window.electric
+    const stream = new ShapeStream({ url: `${server}/v1/shape`, params, subscribe: false })
+    const rows = await new Shape(stream).rows
+    stream.unsubscribeAll()
+    return window.plain(rows)
+  }, { server, params })
+  await context.close()
+  return sortRows(rows)
+}
+
+/** Wrap the page's WebSocket: count sockets, closes, and record every frame sent. */
+async function wrapWebSocket(page) {
+  await page.evaluate(() => {
+    window.wsOpened = []
+    window.wsClosed = 0
+    window.wsSent = []
+    window.wsSockets = []
+    const Native = window.WebSocket
+    window.WebSocket = class extends Native {
+      constructor(url, protocols) {
+        super(url, protocols)
+        window.wsOpened.push(url)
+        window.wsSockets.push(this)
+        this.addEventListener('close', () => window.wsClosed++)
+      }
+      send(data) {
+        window.wsSent.push(JSON.parse(data))
+        super.send(data)
+      }
+    }
+  })
+}
+
+/** Start a websocket stream + Shape under `name`; records notifications and messages. */
+async function startShape(page, url, name = 'main', params = { table: 'todos' }) {
+  await page.evaluate(
+    ({ url, name, params }) => {
+      const { ShapeStream, Shape } = window.eddy
+      window.s ??= {}
+      const ac = new AbortController()
+      const rec = { errors: [], messages: [], inserts: [], notifications: [], ac }
+      rec.stream = new ShapeStream({
+        url, params, signal: ac.signal, transport: 'websocket',
+        backoffOptions: { initialDelay: 50, maxDelay: 500, multiplier: 2 },
+        onError: (e) => { rec.errors.push({ code: e.code, status: e.status }) },
+      })
+      rec.stream.subscribe((msgs) => {
+        for (const m of msgs) {
+          rec.messages.push(m.headers.operation ?? m.headers.control)
+          if (m.headers.operation === 'insert') rec.inserts.push(m.key)
+        }
+      })
+      rec.shape = new Shape(rec.stream)
+      rec.shape.subscribe(({ rows }) => rec.notifications.push(rows.length))
+      window.s[name] = rec
+    },
+    { url, name, params },
+  )
+  await until(page, (name) => window.s[name].shape.rows.then(() => true), name)
+}
+
+const pageRows = (page, name = 'main') =>
+  page.evaluate(async (name) => window.plain(await window.s[name].shape.rows), name).then(sortRows)
+
+/** A TCP proxy (HTTP and WebSocket alike) whose connections can all be cut at once. */
+async function tcpProxy(target) {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set()
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => {})
+    }
+    client.pipe(upstream)
+    upstream.pipe(client)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut: () => {
+      for (const s of sockets) s.destroy()
+    },
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((r) => server.close(r))
+    },
+  }
+}
+
+test('websocket: initial sync and live insert/update/delete equal the server rows, no HTTP', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1)), insert(row(2))])
+    await startShape(t.page, `${t.server}/v1/shape`)
+    assert.equal((await pageRows(t.page)).length, 2)
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    await t.tx([insert(row(3, { title: 'new' }))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3)
+    await t.tx([{ op: 'update', table: 'todos', row: { id: 1, title: 'changed', done: true } }])
+    await until(t.page, () => window.s.main.shape.currentValue.get('"public"."todos"/"1"')?.title === 'changed')
+    await t.tx([{ op: 'delete', table: 'todos', row: { id: 2 } }])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 2)
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+    const seen = await t.page.evaluate(() => ({
+      m: window.s.main.messages, errors: window.s.main.errors, opened: window.wsOpened, sent: window.wsSent,
+    }))
+    for (const op of ['insert', 'update', 'delete', 'up-to-date']) assert.ok(seen.m.includes(op), `saw ${op}`)
+    assert.deepEqual(seen.errors, [])
+    assert.equal(seen.opened.length, 1)
+    assert.match(seen.opened[0], /^ws:\/\/127\.0\.0\.1:\d+\/v1\/ws$/)
+    assert.deepEqual(seen.sent.filter((f) => f.type === 'subscribe').map((f) => [f.table, f.offset]), [['todos', '-1']])
+    assert.deepEqual(t.shapeRequests, [], 'no HTTP shape request')
+  } finally {
+    await t.close()
+  }
+})
+
+test('websocket: three shapes share one socket; the last abort closes it', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1)), insert(row(2, { done: true })), insert({ id: 1, name: 'red' }, 'labels')])
+    const url = `${t.server}/v1/shape`
+    const shapes = {
+      all: { table: 'todos' },
+      done: { table: 'todos', where: 'done = $1', params: { 1: 'true' } },
+      labels: { table: 'labels' },
+    }
+    for (const [name, params] of Object.entries(shapes)) await startShape(t.page, url, name, params)
+    await until(t.page, () => ['all', 'done', 'labels'].every((n) => window.s[n].stream.status === 'live'))
+    await t.tx([insert(row(3, { done: true })), insert({ id: 2, name: 'blue' }, 'labels')])
+    await until(t.page, () =>
+      window.s.all.shape.currentRows.length === 3 &&
+      window.s.done.shape.currentRows.length === 2 &&
+      window.s.labels.shape.currentRows.length === 2)
+    for (const [name, params] of Object.entries(shapes)) {
+      assert.deepEqual(await pageRows(t.page, name), await officialRows(t.page, t.server, params), name)
+    }
+    const state = await t.page.evaluate(() => ({ opened: window.wsOpened.length, sent: window.wsSent }))
+    assert.equal(state.opened, 1, 'one socket for three shapes')
+    assert.equal(state.sent.filter((f) => f.type === 'subscribe').length, 3)
+    assert.deepEqual(t.shapeRequests, [])
+    // Aborting two streams unsubscribes them; the third keeps the socket; the last closes it.
+    await t.page.evaluate(() => { window.s.all.ac.abort(); window.s.done.ac.abort() })
+    await until(t.page, () => window.wsSent.filter((f) => f.type === 'unsubscribe').length === 2)
+    assert.equal(await t.page.evaluate(() => window.wsClosed), 0)
+    await t.tx([insert({ id: 3, name: 'green' }, 'labels')])
+    await until(t.page, () => window.s.labels.shape.currentRows.length === 3)
+    await t.page.evaluate(() => window.s.labels.ac.abort())
+    await until(t.page, () => window.wsClosed === 1)
+  } finally {
+    await t.close()
+  }
+})
+
+test('websocket: 409 after DELETE /v1/shape refetches, no empty flash', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1)), insert(row(2))])
+    await startShape(t.page, `${t.server}/v1/shape`)
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    const firstHandle = await t.page.evaluate(() => window.s.main.stream.shapeHandle)
+    const del = await fetch(`${t.server}/v1/shape?table=todos`, { method: 'DELETE' })
+    assert.ok(del.status < 300, `DELETE answered ${del.status}`)
+    await t.tx([insert(row(3))])
+    await until(t.page, () =>
+      window.s.main.messages.includes('must-refetch') && window.s.main.shape.currentRows.length === 3)
+    const after = await t.page.evaluate(() => ({
+      notes: window.s.main.notifications, handle: window.s.main.stream.shapeHandle,
+      errors: window.s.main.errors, sent: window.wsSent, opened: window.wsOpened.length,
+    }))
+    assert.notEqual(after.handle, firstHandle)
+    assert.ok(after.notes.every((n) => n > 0), `no empty notification: ${JSON.stringify(after.notes)}`)
+    assert.equal(after.notes.at(-1), 3)
+    assert.deepEqual(after.errors, [])
+    assert.deepEqual(after.sent.filter((f) => f.type === 'subscribe').map((f) => f.offset), ['-1', '-1'])
+    assert.equal(after.opened, 1, 'the refetch reuses the socket')
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    await t.close()
+  }
+})
+
+test('websocket: a socket cut mid-stream reconnects and resumes by offset, nothing lost or repeated', T, async () => {
+  const t = await setup()
+  const proxy = await tcpProxy(t.server)
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1)), insert(row(2))])
+    await startShape(t.page, `${proxy.url}/v1/shape`)
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    await t.tx([insert(row(3))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3)
+    const handle = await t.page.evaluate(() => window.s.main.stream.shapeHandle)
+    proxy.cut()
+    // Written while the socket is down or reconnecting.
+    await t.tx([insert(row(4)), { op: 'update', table: 'todos', row: { id: 1, title: 'while cut' } }])
+    await t.tx([{ op: 'delete', table: 'todos', row: { id: 2 } }, insert(row(5))])
+    await until(t.page, () => window.wsOpened.length >= 2 && window.s.main.shape.currentRows.length === 4, null, 20_000)
+    await until(t.page, () => window.s.main.shape.currentValue.get('"public"."todos"/"1"')?.title === 'while cut')
+    await t.tx([insert(row(6))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 5)
+    const s = await t.page.evaluate(() => ({
+      inserts: window.s.main.inserts, messages: window.s.main.messages, sent: window.wsSent,
+      handle: window.s.main.stream.shapeHandle, errors: window.s.main.errors,
+    }))
+    assert.deepEqual([...s.inserts].sort(), [1, 2, 3, 4, 5, 6].map((i) => `"public"."todos"/"${i}"`).sort(),
+      'every insert delivered exactly once')
+    assert.ok(!s.messages.includes('must-refetch'))
+    assert.equal(s.handle, handle)
+    const subs = s.sent.filter((f) => f.type === 'subscribe')
+    assert.ok(subs.length >= 2, 'resubscribed after the cut')
+    assert.equal(subs[0].offset, '-1')
+    assert.notEqual(subs.at(-1).offset, '-1', 'resumed by offset')
+    assert.equal(subs.at(-1).handle, handle)
+    assert.deepEqual(t.shapeRequests, [], 'no HTTP fallback after a cut of a working socket')
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    await proxy.close()
+    await t.close()
+  }
+})
+
+test('websocket: a proxy refusing upgrades falls back to HTTP for good and converges', T, async () => {
+  const t = await setup()
+  const proxy = await startProxy(() => t.server)
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1)), insert(row(2))])
+    await startShape(t.page, `${proxy.url}/v1/shape`)
+    await until(t.page, () => window.s.main.shape.currentRows.length === 2)
+    await t.tx([insert(row(3)), { op: 'update', table: 'todos', row: { id: 1, title: 'over http' } }])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3)
+    await until(t.page, () => window.s.main.shape.currentValue.get('"public"."todos"/"1"')?.title === 'over http')
+    // A second websocket stream of the page goes straight to HTTP (no new socket attempt).
+    await startShape(t.page, `${proxy.url}/v1/shape`, 'second')
+    assert.equal((await pageRows(t.page, 'second')).length, 3)
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+    const s = await t.page.evaluate(() => ({ opened: window.wsOpened.length, errors: window.s.main.errors }))
+    assert.equal(s.opened, 1)
+    assert.deepEqual(s.errors, [])
+    assert.ok(t.shapeRequests.some((u) => u.includes('live=true')), 'long-polls over HTTP')
+    assert.ok(t.consoleLines.some((l) => l.startsWith('warning:') && l.includes('could not be opened')),
+      t.consoleLines.join('\n'))
+  } finally {
+    await proxy.close()
+    await t.close()
+  }
+})
