@@ -59,9 +59,9 @@ async function wrapWebSocket(page) {
 }
 
 /** Start a websocket stream + Shape under `name`; records notifications and messages. */
-async function startShape(page, url, name = 'main', params = { table: 'todos' }) {
+async function startShape(page, url, name = 'main', params = { table: 'todos' }, more = {}) {
   await page.evaluate(
-    ({ url, name, params }) => {
+    ({ url, name, params, more }) => {
       const { ShapeStream, Shape } = window.eddy
       window.s ??= {}
       const ac = new AbortController()
@@ -70,6 +70,7 @@ async function startShape(page, url, name = 'main', params = { table: 'todos' })
         url, params, signal: ac.signal, transport: 'websocket',
         backoffOptions: { initialDelay: 50, maxDelay: 500, multiplier: 2 },
         onError: (e) => { rec.errors.push({ code: e.code, status: e.status }) },
+        ...more,
       })
       rec.stream.subscribe((msgs) => {
         for (const m of msgs) {
@@ -81,7 +82,7 @@ async function startShape(page, url, name = 'main', params = { table: 'todos' })
       rec.shape.subscribe(({ rows }) => rec.notifications.push(rows.length))
       window.s[name] = rec
     },
-    { url, name, params },
+    { url, name, params, more },
   )
   await until(page, (name) => window.s[name].shape.rows.then(() => true), name)
 }
@@ -277,6 +278,25 @@ test('websocket: a proxy refusing upgrades falls back to HTTP for good and conve
       t.consoleLines.join('\n'))
   } finally {
     await proxy.close()
+    await t.close()
+  }
+})
+
+test('websocket: a stream with request headers uses HTTP (a WebSocket cannot send them), others keep the socket', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1))])
+    await startShape(t.page, `${t.server}/v1/shape`, 'plain')
+    await startShape(t.page, `${t.server}/v1/shape`, 'headed', { table: 'todos' }, { headers: { traceparent: '00-0123456789abcdef0123456789abcdef-0123456789abcdef-01' } })
+    await t.tx([insert(row(2))])
+    await until(t.page, () => window.s.plain.shape.currentRows.length === 2 && window.s.headed.shape.currentRows.length === 2)
+    const s = await t.page.evaluate(() => ({ opened: window.wsOpened.length, subs: window.wsSent.filter((f) => f.type === 'subscribe').length }))
+    assert.equal(s.opened, 1)
+    assert.equal(s.subs, 1, 'only the stream without headers subscribed')
+    assert.ok(t.shapeRequests.length > 0 && t.shapeRequests.every((u) => u.includes('table=todos')))
+    assert.ok(t.consoleLines.some((l) => l.startsWith('warning:') && l.includes('cannot send request headers')))
+  } finally {
     await t.close()
   }
 })

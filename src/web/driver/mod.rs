@@ -202,13 +202,24 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             kind,
             ..
         } => {
-            let socket = {
-                let core = inner.core.borrow();
-                core.ws
+            let (socket, dropped) = {
+                let mut core = inner.core.borrow_mut();
+                // A browser WebSocket cannot carry request headers (auth tokens...): HTTP then.
+                let dropped =
+                    core.ws.is_some() && (!core.headers.is_empty() || core.headers_provider.is_some());
+                if dropped {
+                    core.ws = None;
+                }
+                let socket = core
+                    .ws
                     .clone()
                     .filter(ws::usable)
-                    .map(|link| (link, core.machine.shape().clone()))
+                    .map(|link| (link, core.machine.shape().clone()));
+                (socket, dropped)
             };
+            if dropped {
+                env::warn("eddy: transport 'websocket' cannot send request headers; this stream uses HTTP");
+            }
             match socket {
                 Some((link, shape)) => {
                     let client: Weak<dyn ws::Client> = Rc::downgrade(inner) as Weak<Inner>;
@@ -363,7 +374,8 @@ impl ShapeStreamDriver {
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str, listener: Function) -> Result<ShapeStreamDriver, JsValue> {
         let parsed = options::parse(options).map_err(|e| to_js_error(&e))?;
-        let ws = (parsed.transport == Transport::WebSocket).then(|| ws::link(&parsed.base_url));
+        let ws = (parsed.transport == Transport::WebSocket)
+            .then(|| ws::link(&parsed.base_url, &parsed.config.shape.extra));
         let mode = match parsed.config.shape.log {
             LogMode::Full => Mode::Full,
             LogMode::ChangesOnly => Mode::ChangesOnly,

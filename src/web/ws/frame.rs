@@ -179,3 +179,108 @@ pub fn to_input(frame: Frame, request_id: RequestId, kind: RequestKind, now_ms: 
         Frame::Other => Input::NetworkError { request_id },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::offset::LogOffset;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    const LIVE: RequestKind = RequestKind {
+        live: true,
+        sse: false,
+    };
+
+    #[wasm_bindgen_test]
+    fn batch_becomes_a_200_with_meta_and_body() {
+        let text = r#"{"type":"batch","id":"s1","handle":"h-1","offset":"5_2","up_to_date":true,
+            "schema":{"id":{"type":"int8","pk_index":0}},
+            "messages":[{"key":"k","value":{"id":"1"},"headers":{"operation":"insert"}},
+                        {"headers":{"control":"up-to-date"}}]}"#;
+        let f = parse(text).unwrap();
+        assert_eq!(f.id(), Some("s1"));
+        assert!(!f.is_terminal());
+        assert_eq!(
+            f.next_position(),
+            Some((Some("h-1".into()), Offset::Log(LogOffset::new(5, 2))))
+        );
+        match to_input(f, RequestId(7), LIVE, 0) {
+            Input::ResponseReceived {
+                request_id,
+                class: Ok(ResponseClass::Ok(meta)),
+                body: Some(Ok(msgs)),
+            } => {
+                assert_eq!(request_id, RequestId(7));
+                assert_eq!(meta.handle, "h-1");
+                assert!(meta.up_to_date);
+                assert_eq!(meta.cursor, None);
+                assert_eq!(meta.schema.map(|s| s.len()), Some(1));
+                assert_eq!(msgs.len(), 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn batch_without_offset_is_missing_headers() {
+        let f = parse(r#"{"type":"batch","id":"s1","handle":"h","messages":[]}"#).unwrap();
+        match to_input(f, RequestId(1), LIVE, 0) {
+            Input::ResponseReceived {
+                class: Err(ResponseError::MissingHeaders { missing }),
+                body: None,
+                ..
+            } => {
+                assert_eq!(missing, vec!["electric-offset"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn must_refetch_is_a_409() {
+        let f = parse(r#"{"type":"must-refetch","id":"s2","handle":"new"}"#).unwrap();
+        assert!(f.is_terminal());
+        let input = to_input(f, RequestId(3), LIVE, 0);
+        let want = Input::ResponseReceived {
+            request_id: RequestId(3),
+            class: Ok(ResponseClass::MustRefetch {
+                handle: Some("new".into()),
+            }),
+            body: None,
+        };
+        assert_eq!(input, want);
+    }
+
+    #[wasm_bindgen_test]
+    fn error_frames_classify_as_their_status() {
+        let bad = r#"{"type":"error","id":"s1","status":400,"message":"Invalid request","errors":{"where":["unknown column"]}}"#;
+        match to_input(parse(bad).unwrap(), RequestId(1), LIVE, 0) {
+            Input::ResponseReceived {
+                class: Err(ResponseError::Http(e)),
+                ..
+            } => {
+                assert_eq!(e.status, 400);
+                assert_eq!(e.message.as_deref(), Some("Invalid request"));
+                assert_eq!(e.errors.get("where"), Some(&vec!["unknown column".to_owned()]));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let busy = r#"{"type":"error","id":"s1","status":503,"message":"busy"}"#;
+        match to_input(parse(busy).unwrap(), RequestId(1), LIVE, 0) {
+            Input::ResponseReceived {
+                class: Ok(ResponseClass::Retry {
+                    status: Some(503), ..
+                }),
+                ..
+            } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn other_frames_and_garbage() {
+        assert_eq!(parse(r#"{"type":"pong"}"#), Some(Frame::Other));
+        assert_eq!(parse("not json"), None);
+        assert_eq!(parse(r#"{"type":"batch"}"#), None);
+    }
+}
