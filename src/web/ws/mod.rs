@@ -34,6 +34,9 @@ use crate::protocol::response::RequestKind;
 use crate::stream::{Input, RequestId};
 use frame::Frame;
 
+/// Subscriptions per socket (the server's limit); one more stream opens another socket.
+pub const MAX_SUBSCRIPTIONS: usize = 64;
+
 /// Interval of the application-level liveness ping, in ms.
 pub const PING_EVERY_MS: u64 = 20_000;
 
@@ -102,7 +105,7 @@ struct Socket {
 }
 
 thread_local! {
-    static SOCKETS: RefCell<HashMap<String, Rc<Socket>>> = RefCell::new(HashMap::new());
+    static SOCKETS: RefCell<HashMap<String, Vec<Rc<Socket>>>> = RefCell::new(HashMap::new());
     static UNUSABLE: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     static OPENED: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     static NEXT: Cell<u64> = const { Cell::new(1) };
@@ -209,9 +212,32 @@ impl Socket {
     }
 }
 
-fn socket_for(url: &str) -> Option<Rc<Socket>> {
-    if let Some(s) = SOCKETS.with(|s| s.borrow().get(url).cloned()) {
+/// The socket holding this stream's subscription, if any.
+fn find(link: &Link) -> Option<Rc<Socket>> {
+    SOCKETS.with(|all| {
+        all.borrow()
+            .get(&link.url)?
+            .iter()
+            .find(|s| s.state.borrow().subs.contains_key(&link.key))
+            .cloned()
+    })
+}
+
+/// The stream's socket, else one of the URL with a free slot, else a new one.
+fn socket_for(link: &Link) -> Option<Rc<Socket>> {
+    if let Some(s) = find(link) {
         return Some(s);
+    }
+    let url = link.url.as_str();
+    let free = SOCKETS.with(|all| {
+        all.borrow()
+            .get(url)?
+            .iter()
+            .find(|s| s.state.borrow().subs.len() < MAX_SUBSCRIPTIONS)
+            .cloned()
+    });
+    if free.is_some() {
+        return free;
     }
     let ws = match WebSocket::new(url) {
         Ok(ws) => ws,
@@ -265,7 +291,12 @@ fn socket_for(url: &str) -> Option<Rc<Socket>> {
     socket.ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     *socket.handlers.borrow_mut() = vec![on_open, on_message, on_close];
-    SOCKETS.with(|s| s.borrow_mut().insert(url.to_owned(), socket.clone()));
+    SOCKETS.with(|s| {
+        s.borrow_mut()
+            .entry(url.to_owned())
+            .or_default()
+            .push(socket.clone())
+    });
     Some(socket)
 }
 
@@ -316,6 +347,7 @@ fn run(actions: Vec<Action>) {
 
 fn received(s: &Rc<Socket>, text: &str) {
     let mut actions = Vec::new();
+    let mut ended = None;
     {
         let mut st = s.state.borrow_mut();
         st.heard = true;
@@ -327,7 +359,9 @@ fn received(s: &Rc<Socket>, text: &str) {
             return;
         };
         if frame.is_terminal() {
+            // Ended on the server; the unsubscribe frees its slot there in any case.
             st.by_id.remove(&id);
+            ended = Some(control_frame("unsubscribe", &id));
         }
         let Some(sub) = st.subs.get_mut(&key) else { return };
         let start = sub.next.clone();
@@ -345,6 +379,9 @@ fn received(s: &Rc<Socket>, text: &str) {
             None => sub.queue.push_back((start, frame)),
         }
     }
+    if let Some(text) = ended {
+        s.send(text);
+    }
     run(actions);
 }
 
@@ -357,8 +394,11 @@ fn closed(s: &Rc<Socket>, by_us: bool) {
     s.ws.set_onclose(None);
     SOCKETS.with(|all| {
         let mut all = all.borrow_mut();
-        if all.get(&s.url).is_some_and(|c| Rc::ptr_eq(c, s)) {
-            all.remove(&s.url);
+        if let Some(list) = all.get_mut(&s.url) {
+            list.retain(|c| !Rc::ptr_eq(c, s));
+            if list.is_empty() {
+                all.remove(&s.url);
+            }
         }
     });
     let was_open = s.state.borrow().open;
@@ -417,7 +457,7 @@ pub fn request(
         params,
         kind,
     };
-    let Some(s) = socket_for(&link.url) else {
+    let Some(s) = socket_for(link) else {
         let todo = Todo::Inputs(vec![Input::NetworkError { request_id }]);
         return defer(vec![(client, todo)]);
     };
@@ -471,7 +511,7 @@ fn defer(actions: Vec<Action>) {
 
 /// Forget the waiting request (a `CancelRequest`); the subscription goes on.
 pub fn cancel(link: &Link, request_id: RequestId) {
-    let Some(s) = SOCKETS.with(|s| s.borrow().get(&link.url).cloned()) else {
+    let Some(s) = find(link) else {
         return;
     };
     let mut st = s.state.borrow_mut();
@@ -484,7 +524,7 @@ pub fn cancel(link: &Link, request_id: RequestId) {
 
 /// The stream ended: unsubscribe, and close the socket when it was the last one.
 pub fn detach(link: &Link) {
-    let Some(s) = SOCKETS.with(|s| s.borrow().get(&link.url).cloned()) else {
+    let Some(s) = find(link) else {
         return;
     };
     let (unsub, last) = {
@@ -505,7 +545,7 @@ pub fn detach(link: &Link) {
 
 /// Number of open or opening sockets of the page (for tests and diagnostics).
 pub fn socket_count() -> usize {
-    SOCKETS.with(|s| s.borrow().len())
+    SOCKETS.with(|s| s.borrow().values().map(Vec::len).sum())
 }
 
 #[cfg(test)]
