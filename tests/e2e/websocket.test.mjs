@@ -302,3 +302,56 @@ test('websocket: a stream with request headers uses HTTP (a WebSocket cannot sen
     await t.close()
   }
 })
+
+test('websocket: the live watchdog firing on an idle shape costs no resubscribe and loses nothing', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1))])
+    await startShape(t.page, `${t.server}/v1/shape`, 'main', { table: 'todos' }, { liveRequestTimeoutMs: 200 })
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    // Idle for several watchdog periods: the server sends nothing meanwhile.
+    await new Promise((r) => setTimeout(r, 1200))
+    await t.tx([insert(row(2))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 2)
+    const s = await t.page.evaluate(() => ({
+      sent: window.wsSent, opened: window.wsOpened.length, errors: window.s.main.errors,
+      status: window.s.main.stream.status,
+    }))
+    assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 1, 'no resubscribe on watchdog re-issues')
+    assert.equal(s.opened, 1)
+    assert.deepEqual(s.errors, [])
+    assert.equal(s.status, 'live')
+    assert.deepEqual(t.shapeRequests, [])
+  } finally {
+    await t.close()
+  }
+})
+
+test('websocket: hidden pauses, changes made meanwhile arrive on visible, from the same subscription', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1))])
+    await startShape(t.page, `${t.server}/v1/shape`)
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    const setVisibility = (v) => t.page.evaluate((v) => {
+      window.vis = v
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.vis })
+      document.dispatchEvent(new Event('visibilitychange'))
+    }, v)
+    await setVisibility('hidden')
+    assert.equal(await t.page.evaluate(() => window.s.main.stream.status), 'paused')
+    await t.tx([insert(row(2)), insert(row(3))])
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(await t.page.evaluate(() => window.s.main.shape.currentRows.length), 1, 'nothing applied while hidden')
+    await setVisibility('visible')
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3 && window.s.main.stream.status === 'live')
+    const s = await t.page.evaluate(() => ({ sent: window.wsSent, inserts: window.s.main.inserts }))
+    assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 1)
+    assert.equal(s.inserts.length, 3)
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    await t.close()
+  }
+})
