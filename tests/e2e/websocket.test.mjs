@@ -355,3 +355,31 @@ test('websocket: hidden pauses, changes made meanwhile arrive on visible, from t
     await t.close()
   }
 })
+
+test('websocket: an error frame (400, bad where) is a FetchError with the server fields, not retried', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.page.evaluate((server) => {
+      const { ShapeStream } = window.eddy
+      window.errs = []
+      window.bad = new ShapeStream({
+        url: `${server}/v1/shape`, params: { table: 'todos', where: 'nope = 1' }, transport: 'websocket',
+        onError: (e) => { window.errs.push({ cls: e.constructor.name, code: e.code, status: e.status, json: e.json }) },
+      })
+      window.bad.subscribe(() => {})
+    }, t.server)
+    await until(t.page, () => window.errs.length === 1)
+    await new Promise((r) => setTimeout(r, 300))
+    const s = await t.page.evaluate(() => ({ errs: window.errs, sent: window.wsSent, status: window.bad.status }))
+    assert.equal(s.errs.length, 1)
+    assert.equal(s.errs[0].cls, 'FetchError')
+    assert.equal(s.errs[0].status, 400)
+    assert.equal(s.errs[0].code, 'EDDY_FETCH_HTTP')
+    assert.deepEqual(s.errs[0].json?.errors?.where, ['unknown column "nope" in table todos'])
+    assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 1, 'not retried')
+    assert.equal(s.status, 'error')
+  } finally {
+    await t.close()
+  }
+})
