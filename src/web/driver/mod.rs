@@ -9,6 +9,7 @@
 
 mod batch;
 mod env;
+mod http;
 mod io;
 mod notes;
 mod options;
@@ -32,8 +33,7 @@ use super::convert::{row_to_js_cached, KeyCache};
 use super::error::to_js_error;
 use super::ws;
 use crate::log::{Materializer, MaterializerOptions, Mode};
-use crate::protocol::request::{build_url, LogMode, RequestParams};
-use crate::protocol::response::RequestKind;
+use crate::protocol::request::LogMode;
 use crate::protocol::{Key, Message, Parsers, Schema};
 use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, TimerId};
 use notes::Note;
@@ -225,7 +225,7 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     let client: Weak<dyn ws::Client> = Rc::downgrade(inner) as Weak<Inner>;
                     ws::request(&link, client, &shape, request_id, params, kind);
                 }
-                None => issue_http(inner, request_id, params, kind),
+                None => http::issue(inner, request_id, params, kind),
             }
         }
         Effect::CancelRequest { request_id } => {
@@ -288,54 +288,6 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             let last = inner.core.borrow().last_response.clone();
             inner.notes.borrow_mut().push(Note::Failed(err, last));
         }
-    }
-}
-
-/// Carry out one request with `fetch` (long-poll or SSE).
-fn issue_http(inner: &Rc<Inner>, request_id: RequestId, params: RequestParams, kind: RequestKind) {
-    let (url, headers) = {
-        let core = inner.core.borrow();
-        let url = build_url(&core.base_url, core.machine.shape(), &params);
-        let headers = match &core.headers_provider {
-            Some(f) => io::HeaderSource::Provider(f.clone()),
-            None => io::HeaderSource::Static(core.headers.clone()),
-        };
-        (url, headers)
-    };
-    let url = match url {
-        Ok(u) => u,
-        Err(e) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
-    };
-    let controller = match AbortController::new() {
-        Ok(c) => c,
-        Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
-    };
-    let signal = controller.signal();
-    {
-        let mut core = inner.core.borrow_mut();
-        core.requests.insert(request_id, controller);
-        if kind.sse {
-            core.sse_requests.insert(request_id);
-        }
-    }
-    let req = io::Request {
-        id: request_id,
-        url,
-        headers,
-        signal,
-        kind,
-    };
-    wasm_bindgen_futures::spawn_local(io::run(Rc::downgrade(inner), req));
-}
-
-impl ws::Client for Inner {
-    fn inputs(self: Rc<Self>, inputs: Vec<Input>) {
-        dispatch(&self, inputs);
-    }
-
-    fn fallback(self: Rc<Self>, request_id: RequestId, params: RequestParams, kind: RequestKind) {
-        issue_http(&self, request_id, params, kind);
-        let _ = flush(&self);
     }
 }
 
