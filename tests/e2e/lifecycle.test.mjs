@@ -1,5 +1,5 @@
 // End-to-end: page lifecycle (hidden/visible, offline/online), per-request header functions,
-// onError-driven retries and the websocket fallback, with the built package in headless
+// onError-driven retries, with the built package in headless
 // Chromium against a real eddy-server. Every test starts its own server and page.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -131,20 +131,6 @@ test('onError returning {} retries from the current offset; returning nothing st
     assert.deepEqual(codes, { codes: ['EDDY_FETCH_HTTP', 'EDDY_FETCH_HTTP', 'EDDY_FETCH_HTTP'], status: 'error' })
     assert.equal(t.shapeRequests.length, 3)
     assert.ok(t.shapeRequests.every((u) => u.includes('offset=-1')))
-  } finally {
-    await t.close()
-  }
-})
-
-test("transport 'websocket' notes the fallback and syncs over SSE", T, async () => {
-  const t = await setup()
-  try {
-    await t.tx([insert(1)])
-    await startShape(t.page, t.server, { transport: 'websocket' })
-    await t.tx([insert(2)])
-    await until(t.page, () => window.shape.currentRows.length === 2)
-    assert.ok(t.consoleLines.some((l) => l.startsWith('warning:') && l.includes("'websocket' is not available")))
-    assert.ok(t.shapeRequests.some((u) => u.includes('live_sse=true')))
   } finally {
     await t.close()
   }
