@@ -25,11 +25,14 @@ const TYPES = {
 // Only these trees are served: the package build, the page, the official client for side-by-side runs.
 const SERVED = ['js/dist/', 'pkg/web/', 'tests/e2e/', 'www/', 'node_modules/@electric-sql/', 'node_modules/@microsoft/']
 
-/** Start an eddy-server on an ephemeral port; resolves with its base URL and a stop function. */
-export async function startEddyServer(extraArgs = []) {
-  if (!existsSync(SERVER_BIN)) throw new Error(`build the server first: cargo build -p eddy-server`)
+/**
+ * Start an eddy-server on an ephemeral port; resolves with its base URL and a stop function.
+ * `bin`: another build of the server (the benchmarks use target/release/eddy-server).
+ */
+export async function startEddyServer(extraArgs = [], { bin = SERVER_BIN } = {}) {
+  if (!existsSync(bin)) throw new Error(`build the server first: cargo build -p eddy-server (${bin})`)
   const child = spawn(
-    SERVER_BIN,
+    bin,
     ['--schema', SCHEMA, '--data', ':memory:', '--listen', '127.0.0.1:0', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
