@@ -24,13 +24,17 @@ cargo test --workspace --quiet
 step "wasm package"
 bash scripts/build-wasm.sh
 
-step "browser tests (wasm-bindgen-test, headless Chromium)"
+step "wasm tests (wasm-bindgen-test: headless Chromium, and the ws module in node)"
 cargo test --target wasm32-unknown-unknown --test browser
+cargo test --target wasm32-unknown-unknown --lib web::ws
 
 cargo build -p eddy-server --quiet
 
 step "end-to-end: the built package in headless Chromium against eddy-server"
 node --test --test-concurrency=1 tests/e2e/
+
+step "package: npm pack contents, and the tarball in a zero-config Vite app (build + dev server)"
+node --test --test-concurrency=1 tests/pack/ tests/vite/
 
 step "node tests: the built package, and the official @electric-sql/client against eddy-server"
 node --test tests/node/ tests/conformance/
