@@ -14,6 +14,9 @@ after(closeBrowser)
 const HTTP = ['long-poll', 'sse']
 const QUICK = { initialDelay: 10, maxDelay: 40 }
 const isLive = (e) => e.query.live === 'true'
+/** The SSE stream opens with an up-to-date of its own: wait for it before measuring. */
+const sseOpened = (env) =>
+  waitFor(() => env.page.evaluate(() => window.msgs.filter((m) => m.headers.control === 'up-to-date').length >= 2), 10_000, 'the SSE up-to-date')
 
 cases('§8.12 SSE: server closes after --sse-timeout-ms, the client reconnects and loses nothing', ['sse'], async (transport) => {
   const env = await open({ tap: true, serverArgs: ['--sse-timeout-ms', '1200', '--sse-keepalive-ms', '100'] })
@@ -45,6 +48,7 @@ cases('§8.12 SSE: keep-alive comments are ignored (no messages, no notification
     await startShape(env, { transport })
     await env.page.evaluate(() => window.shape.rows)
     await live(env)
+    await sseOpened(env)
     const before = await env.page.evaluate(() => ({ m: window.msgs.length, n: window.notes.length }))
     await sleep(1000) // ~20 keep-alives
     const after = await env.page.evaluate(() => ({ m: window.msgs.length, n: window.notes.length, errors: window.errors.length }))
@@ -68,6 +72,7 @@ cases('§8.12 SSE: a multi-operation transaction is buffered to its up-to-date (
     })
     await env.page.evaluate(() => window.shape.rows)
     await live(env)
+    await sseOpened(env)
     await env.page.evaluate(() => { window.batches.length = 0; window.notes.length = 0 })
     await env.tx([insert(todo(2)), insert(todo(3)), update({ id: 1, done: true }), insert(todo(4))])
     await converge(env)
