@@ -74,8 +74,9 @@ cases('§8.2 multi-chunk initial sync: follows electric-offset, nothing exposed 
   }
 })
 
+// --long-poll-ms 1000: every poll lands in a new cursor interval (see the next test for 300).
 cases('§8.3 live long-poll timeout: same offset, new cursor echoed, no notification', ['long-poll'], async (transport) => {
-  const env = await open({ tap: true, serverArgs: ['--long-poll-ms', '300'] })
+  const env = await open({ tap: true, serverArgs: ['--long-poll-ms', '1000'] })
   try {
     await env.tx([insert(todo(1))])
     await startShape(env, { transport })
@@ -96,6 +97,23 @@ cases('§8.3 live long-poll timeout: same offset, new cursor echoed, no notifica
     await env.close()
   }
 })
+
+cases('§8.3 idle long-polls shorter than the live max-age (5 s) do not loop on browser-cache hits', ['long-poll'], async (transport) => {
+  const env = await open({ tap: true, serverArgs: ['--long-poll-ms', '300'] })
+  try {
+    await env.tx([insert(todo(1))])
+    await startShape(env, { transport })
+    await live(env)
+    const n0 = env.shapeRequests.length
+    await sleep(3000)
+    const made = env.shapeRequests.length - n0
+    const reached = env.tap.log.filter((e) => e.query.live === 'true').length
+    // About 3000 / 300 = 10 polls; cache hits never reach the proxy.
+    assert.ok(made <= 20, `${made} live requests in 3 s (${reached} reached the server): a hot loop on cached live answers`)
+  } finally {
+    await env.close()
+  }
+}, { todo: 'BUG: cursor oscillates A→B→A when polls stay in one interval, and live answers are cacheable for 5 s, so the browser serves them from cache in a tight loop (see report)' })
 
 cases('§8.4 insert / partial update / delete via live: rows equal the server after each up-to-date', LIVE, async (transport) => {
   const env = await open()
