@@ -16,8 +16,12 @@ export const update = (row, table = 'todos') => ({ op: 'update', table, row })
 export const del = (row, table = 'todos') => ({ op: 'delete', table, row })
 export const key = (id, table = 'todos') => `"public"."${table}"/"${id}"`
 
-/** Short server timeouts so live paths are exercised quickly. */
-export const FAST = ['--long-poll-ms', '500', '--sse-timeout-ms', '3000', '--sse-keepalive-ms', '200']
+/**
+ * Short server timeouts so live paths are exercised quickly. Long-polls of 1 s: shorter ones can
+ * stay within one cursor interval, which makes the browser loop on cached live answers (the
+ * todo test of §8.3).
+ */
+export const FAST = ['--long-poll-ms', '1000', '--sse-timeout-ms', '3000', '--sse-keepalive-ms', '200']
 
 /** BigInt → "123n", NaN/±Infinity → strings, as the page's `plainTyped` does. */
 export function plain(v) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { closeBrowser, startEddyServer } from './harness.mjs'
 import {
-  TRANSPORTS, FAST, cases, open, startShape, converge, truth, pageValue, waitFor, live, sleep,
+  TRANSPORTS, FAST, cases, open, startShape, converge, truth, waitFor, live, sleep,
   assertTransport, todo, insert, update, del, key,
 } from './interop-support.mjs'
 
