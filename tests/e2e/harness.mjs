@@ -193,9 +193,9 @@ const EXPOSE = 'electric-cursor,electric-handle,electric-has-data,electric-offse
 
 /**
  * A streaming, recording proxy in front of eddy-server (SSE bodies pass through as they come).
- * `log` holds one entry per /v1/shape request: `{ url, query, t, status, headers, tEnd, client }`
- * (`t`/`tEnd`: Date.now() at arrival / when the response ended; `client`: the `x-client` query
- * param, if any). `rules` is a list of functions `(entry) => action | undefined`, the first
+ * `log` holds one entry per GET /v1/shape request: `{ url, query, t, tReply, status, headers, tEnd }`
+ * (`t`/`tReply`/`tEnd`: Date.now() at arrival / when the answer's headers were sent / when it ended).
+ * `rules` is a list of functions `(entry) => action | undefined`, the first
  * action wins: `{ status, headers, body }` answers with that (CORS headers added), `{ destroy: true }`
  * drops the connection, `{ strip: [header...] }` forwards without those response headers,
  * `{ cutSse: true }` ends the body right after the headers; `when(status)` limits `strip`/`cutSse`
@@ -219,6 +219,7 @@ export async function startTap(upstream) {
     }
     if (action?.status) {
       entry.status = action.status
+      entry.tReply = Date.now()
       res.writeHead(action.status, {
         'access-control-allow-origin': req.headers.origin ?? '*',
         'access-control-expose-headers': EXPOSE,
@@ -230,6 +231,7 @@ export async function startTap(upstream) {
     }
     const up = request(upstream() + req.url, { method: req.method, headers: { ...req.headers } }, (ur) => {
       entry.status = ur.statusCode
+      entry.tReply = Date.now()
       entry.headers = ur.headers
       const headers = { ...ur.headers }
       if (!action?.when || action.when(ur.statusCode)) for (const h of action?.strip ?? []) delete headers[h]
