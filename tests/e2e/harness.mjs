@@ -189,3 +189,115 @@ export async function startProxy(upstream, { cutSse = false, dropHeaders = [] } 
     },
   }
 }
+
+// ---- Additions for the interop and fault suites (issue #4) ----
+
+const EXPOSE = 'electric-cursor,electric-handle,electric-has-data,electric-offset,electric-schema,electric-up-to-date,electric-internal-known-error,retry-after'
+
+/**
+ * A streaming, recording proxy in front of eddy-server (SSE bodies pass through as they come).
+ * `log` holds one entry per GET /v1/shape request: `{ url, query, t, tReply, status, headers, tEnd }`
+ * (`t`/`tReply`/`tEnd`: Date.now() at arrival / when the answer's headers were sent / when it ended).
+ * `rules` is a list of functions `(entry) => action | undefined`, the first
+ * action wins: `{ status, headers, body }` answers with that (CORS headers added), `{ destroy: true }`
+ * drops the connection, `{ strip: [header...] }` forwards without those response headers,
+ * `{ cutSse: true }` ends the body right after the headers; `when(status)` limits `strip`/`cutSse`
+ * to some upstream statuses.
+ */
+export async function startTap(upstream) {
+  const { request } = await import('node:http')
+  const log = []
+  const rules = []
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x')
+    const entry = { url: req.url, method: req.method, query: Object.fromEntries(url.searchParams), t: Date.now() }
+    const tracked = url.pathname === '/v1/shape' && req.method === 'GET'
+    if (tracked) log.push(entry)
+    res.on('close', () => (entry.tEnd = Date.now()))
+    const action = tracked ? rules.map((r) => r(entry)).find(Boolean) : undefined
+    if (action?.destroy) {
+      entry.status = 'destroyed'
+      req.socket.destroy()
+      return
+    }
+    if (action?.status) {
+      entry.status = action.status
+      entry.tReply = Date.now()
+      res.writeHead(action.status, {
+        'access-control-allow-origin': req.headers.origin ?? '*',
+        'access-control-expose-headers': EXPOSE,
+        'content-type': 'application/json',
+        ...action.headers,
+      })
+      res.end(action.body ?? '')
+      return
+    }
+    const up = request(upstream() + req.url, { method: req.method, headers: { ...req.headers } }, (ur) => {
+      entry.status = ur.statusCode
+      entry.tReply = Date.now()
+      entry.headers = ur.headers
+      const headers = { ...ur.headers }
+      if (!action?.when || action.when(ur.statusCode)) for (const h of action?.strip ?? []) delete headers[h]
+      res.writeHead(ur.statusCode, headers)
+      if (action?.cutSse && (!action.when || action.when(ur.statusCode))) {
+        ur.destroy()
+        res.end()
+        return
+      }
+      ur.pipe(res)
+      ur.on('error', () => res.destroy())
+    })
+    up.on('error', () => {
+      entry.status ??= 'upstream-error'
+      res.destroy()
+    })
+    req.pipe(up)
+    res.on('close', () => up.destroy())
+  })
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    log,
+    rules,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((r) => server.close(r))
+    },
+  }
+}
+
+/**
+ * Ground truth in Node: a raw fetch sync of a shape from offset=-1 to up-to-date against a
+ * (fault-free) eddy-server, materialised (insert = set, update = merge, delete = remove).
+ * Returns `{ handle, offset, schema, rows: Map<key, raw string/null values> }`.
+ */
+export async function rawTruth(base, params = { table: 'todos' }) {
+  let offset = '-1'
+  let handle
+  let schema
+  const rows = new Map()
+  for (let i = 0; i < 10_000; i++) {
+    const u = new URL(`${base}/v1/shape`)
+    for (const [k, v] of Object.entries({ ...params, offset, handle })) {
+      if (v === undefined) continue
+      if (k === 'params') Object.entries(v).forEach(([n, x]) => u.searchParams.set(`params[${n}]`, x))
+      else u.searchParams.set(k, Array.isArray(v) ? v.join(',') : v)
+    }
+    const r = await fetch(u, { signal: AbortSignal.timeout(10_000) })
+    const text = await r.text()
+    if (r.status !== 200) throw new Error(`rawTruth: ${u} -> ${r.status} ${text}`)
+    handle = r.headers.get('electric-handle')
+    offset = r.headers.get('electric-offset')
+    schema ??= JSON.parse(r.headers.get('electric-schema'))
+    let upToDate = false
+    for (const m of JSON.parse(text)) {
+      if (m.headers?.control === 'up-to-date') upToDate = true
+      const op = m.headers?.operation
+      if (op === 'insert') rows.set(m.key, m.value)
+      else if (op === 'update') rows.set(m.key, { ...rows.get(m.key), ...m.value })
+      else if (op === 'delete') rows.delete(m.key)
+    }
+    if (upToDate) return { handle, offset, schema, rows }
+  }
+  throw new Error('rawTruth: no up-to-date')
+}
