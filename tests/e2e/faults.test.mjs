@@ -137,13 +137,8 @@ for (let from = 1; from <= seeds; from += SEEDS_PER_GROUP) {
   })
 }
 
-test('fault schedules — websocket', { timeout: 120_000 }, async (ctx) => {
-  if (!(await websocketAvailable())) {
-    ctx.skip("transport 'websocket' fell back (no WebSocket was opened by eddy-sync); the WebSocket transport is not in this build")
-    return
-  }
-  await group(1, 4, ['websocket'])
-})
+// No websocket schedules: eddy-server's fault layer covers GET /v1/shape only, so a WebSocket sees no
+// injected faults (socket drops are covered by websocket.test.mjs).
 
 test('the schedules above met every kind of fault', () => {
   for (const kind of ['unavailable', 'internal', 'delay', 'rotate', 'cut']) {

@@ -56,8 +56,13 @@ export function websocketAvailable() {
  * that a WebSocket was really opened.
  */
 export function cases(name, transports, fn, opts = {}) {
+  // Options may come before the test function: cases(name, transports, { wsTodo }, async () => …).
+  if (typeof fn !== 'function') [fn, opts] = [opts, fn]
+  const { wsTodo, ...testOpts } = opts
   for (const transport of transports) {
-    test(`${name} — ${transport}`, { ...T, ...opts }, async (ctx) => {
+    // A known websocket defect runs as a todo (reported, not failing the suite), with a short bound.
+    const known = transport === 'websocket' && wsTodo ? { todo: wsTodo, timeout: 15_000 } : {}
+    test(`${name} — ${transport}`, { ...T, ...testOpts, ...known }, async (ctx) => {
       if (transport === 'websocket' && !(await websocketAvailable())) {
         ctx.skip(WS_REASON)
         return
