@@ -146,7 +146,8 @@ test('the vite dev server serves the app, which syncs and shows a live insert', 
   const dev = spawn(
     process.execPath,
     ['node_modules/vite/bin/vite.js', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
-    { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: false },
+    // No colours: with CI set, vite wraps the port in ANSI codes and the ready line never matches.
+    { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: false, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
   )
   let log = ''
   dev.stdout.on('data', (d) => (log += d))
@@ -155,7 +156,8 @@ test('the vite dev server serves the app, which syncs and shows a live insert', 
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`vite dev did not start: ${log}`)), 60_000)
       const check = () => {
-        if (log.includes(`:${port}`)) {
+        // eslint-disable-next-line no-control-regex
+        if (log.replace(/\x1b\[[0-9;]*m/g, '').includes(`:${port}`)) {
           clearTimeout(timer)
           resolve()
         }
