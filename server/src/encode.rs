@@ -177,13 +177,16 @@ pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 pub const CURSOR_EPOCH_SECS: u64 = 1_728_432_000;
 
 /// The live cursor (§4.3): now rounded up to the next long-poll interval since the epoch; if
-/// that equals the client's cursor, add `jitter` (1..3600) so the URL still changes (§0).
+/// that is not greater than the client's cursor, add `jitter` (1..3600) so the URL changes.
 pub fn cursor(now_secs: u64, interval_secs: u64, client: Option<&str>, jitter: u64) -> String {
     let interval = interval_secs.max(1);
     let elapsed = now_secs.saturating_sub(CURSOR_EPOCH_SECS);
     let next = elapsed.div_ceil(interval) * interval;
     let prev = client.and_then(|c| c.trim().parse::<u64>().ok());
-    if prev == Some(next) {
+    // Ref §4.3: jitter whenever the computed cursor is not greater than the client's. (Electric
+    // itself jitters only on equality, ref §0; then two polls inside one interval alternate A→B→A
+    // and a browser replays the cached answer of the earlier A for up to the live max-age.)
+    if prev.is_some_and(|p| p >= next) {
         (next + jitter).to_string()
     } else {
         next.to_string()
@@ -201,6 +204,11 @@ mod tests {
         assert_eq!(cursor(now, 20, Some(""), 7), "60");
         assert_eq!(cursor(now, 20, Some("40"), 7), "60");
         assert_eq!(cursor(now, 20, Some("60"), 7), "67");
+        assert_eq!(
+            cursor(now, 20, Some("67"), 9),
+            "69",
+            "a jittered cursor never comes back"
+        );
         assert_eq!(cursor(CURSOR_EPOCH_SECS + 40, 20, None, 7), "40");
     }
 
