@@ -9,12 +9,10 @@ use eddy::protocol::{
 use eddy::ErrorCode;
 use proptest::prelude::*;
 
+mod fuzz_support;
+
 fn config() -> ProptestConfig {
-    let cases = std::env::var("EDDY_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig::with_cases(cases)
+    ProptestConfig::with_cases(fuzz_support::cases(2000))
 }
 
 fn offsetish() -> impl Strategy<Value = String> {

@@ -9,12 +9,10 @@ use eddy::protocol::schema::{ColumnInfo, Schema};
 use eddy::protocol::value::{parse_value, Parsers, Value};
 use proptest::prelude::*;
 
+mod fuzz_support;
+
 fn config() -> ProptestConfig {
-    let cases = std::env::var("EDDY_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig::with_cases(cases)
+    ProptestConfig::with_cases(fuzz_support::cases(2000))
 }
 
 /// Strings dense in array-literal syntax, so the parser's branches are hit often.

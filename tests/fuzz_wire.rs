@@ -11,12 +11,10 @@ use eddy::protocol::response::{
 use eddy::protocol::sse::{SseDecoder, SseEvent, StreamEnd};
 use proptest::prelude::*;
 
+mod fuzz_support;
+
 fn config() -> ProptestConfig {
-    let cases = std::env::var("EDDY_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig::with_cases(cases)
+    ProptestConfig::with_cases(fuzz_support::cases(2000))
 }
 
 // ---------------------------------------------------------------------------------------------

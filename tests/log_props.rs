@@ -283,11 +283,10 @@ fn full_pk_insert(m: &Message) -> bool {
     }
 }
 
+mod fuzz_support;
+
 fn config() -> ProptestConfig {
-    let cases = std::env::var("EDDY_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
+    let cases = fuzz_support::cases(1000);
     ProptestConfig {
         cases,
         failure_persistence: None,
