@@ -7,7 +7,8 @@
 //! - [`log`] — materializes a shape log into one row per key and compacts message sequences.
 //! - [`stream`] — the ShapeStream state machine: inputs (classified responses, timer firings,
 //!   visibility, abort) in, effects (issue a request, sleep, deliver a batch) out.
-//! - `persist` and `store` — checkpointing and the reactive graph (later issues).
+//! - [`persist`] — checkpoints of the materialized rows into a small atomic byte store.
+//! - `store` — the reactive graph (a later issue).
 //! - `web` — only on `wasm32`: fetch/SSE/WebSocket, storage backends and the `#[wasm_bindgen]`
 //!   surface. The core never reaches browser APIs: web-sys and js-sys are in the wasm32-only
 //!   dependency table, so native `cargo test` cannot compile a core module that uses them.
@@ -23,6 +24,7 @@
 
 pub mod error;
 pub mod log;
+pub mod persist;
 pub mod protocol;
 pub mod stream;
 
