@@ -5,6 +5,8 @@ export { ShapeStream } from './stream.js'
 export type { ShapeStreamOptions, ShapeParams, BackoffOptions, RetryOpts } from './stream.js'
 export { Shape } from './shape.js'
 export type { ShapeChange } from './shape.js'
+export { ShapeStreamPersister, StorageError, StorageQuotaError } from './persister.js'
+export type { PersisterOptions, PersisterStats, CustomStorage, StorageCommit } from './persister.js'
 export {
   EddyError,
   FetchError,

@@ -7,6 +7,7 @@ import { entriesFromBulk } from './bulk.js'
 import type { Note } from './wasm.js'
 import type { EddyError } from './errors.js'
 import type { ShapeStream } from './stream.js'
+import type { ShapeStreamPersister } from './persister.js'
 import type { Row, Status } from './types.js'
 
 /** What `Shape.subscribe` callbacks receive. */
@@ -22,7 +23,7 @@ interface Waiter<T> {
 
 /** The rows of a shape, kept current. */
 export class Shape<T extends Row = Row> {
-  readonly stream: ShapeStream<T>
+  readonly stream: ShapeStream<T> | ShapeStreamPersister<T>
   #subscribers = new Map<object, (change: ShapeChange<T>) => void>()
   #waiters: Waiter<T>[] = []
   /** Rows as JS objects, built on first read, then patched per commit (unchanged rows keep their identity). */
@@ -32,7 +33,7 @@ export class Shape<T extends Row = Row> {
   #pending = false
   #error: EddyError | false = false
 
-  constructor(stream: ShapeStream<T>) {
+  constructor(stream: ShapeStream<T> | ShapeStreamPersister<T>) {
     this.stream = stream
     stream._observe({ onNote: (n) => this.#onNote(n), onFlush: () => this.#onFlush() })
   }

@@ -64,4 +64,4 @@ export function isControlMessage<T extends Row = Row>(m: Message<T>): m is Contr
 }
 
 /** The connection status. */
-export type Status = `connecting` | `syncing` | `live` | `paused` | `offline` | `error` | `closed`
+export type Status = `connecting` | `syncing` | `live` | `paused` | `offline` | `error` | `closed` | `stale`

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod convert;
 pub mod driver;
 pub mod error;
+pub mod persist;
 mod shape_log;
 pub mod ws;
 

@@ -13,6 +13,7 @@ mod http;
 mod io;
 mod notes;
 mod options;
+pub(crate) mod persist_hook;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -35,7 +36,7 @@ use super::ws;
 use crate::log::{Materializer, MaterializerOptions, Mode};
 use crate::protocol::request::LogMode;
 use crate::protocol::{Key, Message, Parsers, Schema};
-use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, TimerId};
+use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, StreamConfig, TimerId};
 use notes::Note;
 
 /// The last response seen, for the `url` and `headers` of a `FetchError`.
@@ -67,6 +68,10 @@ pub(crate) struct Core {
     want_keys: bool,
     started: bool,
     closed: bool,
+    /// The configuration the machine was built from (a persister resumes it elsewhere).
+    config: StreamConfig,
+    /// Set by a persister: records committed change sets (see `persist_hook`).
+    tap: Option<persist_hook::TapRef>,
 }
 
 type Listener = (EventTarget, &'static str, Closure<dyn FnMut()>);
@@ -263,13 +268,15 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     .iter()
                     .filter(|m| matches!(m, Message::Change(_)))
                     .count();
+                let (handle, offset, up_to_date) = (batch.handle, batch.offset, batch.up_to_date);
                 let changes = core.rows.ingest(batch.messages);
+                persist_hook::on_deliver(&core, &handle, offset, up_to_date, changes.as_ref());
                 let schema = core.schema.clone();
                 Note::Batch {
                     batch: messages.map(|m| MessageBatch::new(m, schema)),
                     changes_received,
                     with_keys: core.want_keys,
-                    up_to_date: batch.up_to_date,
+                    up_to_date,
                     changes,
                 }
             };
@@ -279,6 +286,7 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             {
                 let mut core = inner.core.borrow_mut();
                 core.rows.must_refetch();
+                persist_hook::on_must_refetch(&core);
             }
             inner.notes.borrow_mut().push(Note::MustRefetch { handle });
         }
@@ -332,6 +340,7 @@ impl ShapeStreamDriver {
             LogMode::Full => Mode::Full,
             LogMode::ChangesOnly => Mode::ChangesOnly,
         };
+        let config = parsed.config.clone();
         let machine = ShapeStream::new(parsed.config, Box::new(SplitMix64::new(env::seed())))
             .map_err(|e| to_js_error(&e))?;
         let core = Core {
@@ -352,6 +361,8 @@ impl ShapeStreamDriver {
             want_keys: false,
             started: false,
             closed: false,
+            config,
+            tap: None,
         };
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let w = weak.clone();

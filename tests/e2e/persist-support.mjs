@@ -1,0 +1,163 @@
+// Fixtures of the persistence suite (issue #5): a real eddy-server behind a recording tap (its
+// request log; `block()` makes the server unreachable as if stopped, without losing its data),
+// and a headless Chromium with a persistent profile directory, so IndexedDB and OPFS survive
+// closing and relaunching the browser exactly as they do for a user.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import { startEddyServer, startStatic, startTap, rawTruth } from './harness.mjs'
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+export const todo = (id, title = `todo ${id}`) => ({ id, title, done: false })
+export const insert = (row) => ({ op: 'insert', table: 'todos', row })
+export const update = (row) => ({ op: 'update', table: 'todos', row })
+export const del = (row) => ({ op: 'delete', table: 'todos', row })
+
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+]
+
+/** Wait (bounded) until `pred()` (possibly async) is truthy. */
+export async function waitFor(pred, timeout = 10_000, what = 'condition') {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    if (await pred()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(25)
+  }
+}
+
+/**
+ * A server (behind a tap), the static file server and a profile directory. `browser()` launches
+ * Chromium on that profile and opens the test page; `close()` removes everything.
+ */
+export async function persistEnv({ serverArgs = [] } = {}) {
+  const eddy = await startEddyServer(serverArgs)
+  const tap = await startTap(() => eddy.url)
+  const files = await startStatic()
+  const profile = await mkdtemp(join(tmpdir(), 'eddy-persist-'))
+  let blocked = false
+  tap.rules.push(() => (blocked ? { destroy: true } : undefined))
+  const sessions = new Set()
+  const env = {
+    server: tap.url,
+    direct: eddy.url,
+    tap,
+    profile,
+    /** The server is unreachable (every shape request is dropped) until `unblock()`. */
+    block: () => (blocked = true),
+    unblock: () => (blocked = false),
+    /** Requests the page made since `mark` (an index into the log). */
+    since: (mark) => tap.log.slice(mark),
+    tx: async (ops) => {
+      const r = await fetch(`${eddy.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
+      if (!r.ok) throw new Error(`tx failed: ${r.status} ${await r.text()}`)
+      return r.json()
+    },
+    truth: () => rawTruth(eddy.url),
+    /** Launch Chromium on the profile and open the test page. */
+    browser: async () => {
+      const context = await chromium.launchPersistentContext(profile, {
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: ARGS,
+      })
+      const page = context.pages()[0] ?? (await context.newPage())
+      const consoleLines = []
+      page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`))
+      page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`))
+      await page.goto(`${files.url}/tests/e2e/page.html`)
+      await page.waitForFunction(() => window.eddyReady === true || window.eddyError, null, { timeout: 15_000 })
+      const loadError = await page.evaluate(() => window.eddyError)
+      if (loadError) throw new Error(`package failed to load: ${loadError}`)
+      await page.evaluate(installHelpers)
+      const s = {
+        context,
+        page,
+        consoleLines,
+        close: async () => {
+          sessions.delete(s)
+          await context.close().catch(() => {})
+        },
+      }
+      sessions.add(s)
+      return s
+    },
+    close: async () => {
+      for (const s of [...sessions]) await s.close()
+      await tap.close()
+      await files.close()
+      await eddy.stop()
+      await rm(profile, { recursive: true, force: true })
+    },
+  }
+  return env
+}
+
+/** Runs in the page: helpers the tests call through `page.evaluate`. */
+function installHelpers() {
+  const ids = (rows) => rows.map((r) => String(r.id)).sort((a, b) => Number(a) - Number(b))
+  window.ids = ids
+  /** A custom storage in page memory that can fail its commits with QuotaExceededError. */
+  window.makeCustomStorage = () => {
+    const s = { meta: null, pages: new Map(), fail: false, commits: 0, failures: 0 }
+    s.loadMeta = async () => s.meta
+    s.loadPages = async (list) => list.map((id) => s.pages.get(id))
+    s.commit = async (c) => {
+      if (s.fail) {
+        s.failures++
+        throw new DOMException('quota exceeded (test)', 'QuotaExceededError')
+      }
+      if (c.clearFirst) {
+        s.pages.clear()
+        s.meta = null
+      }
+      for (const id of c.deletes) s.pages.delete(id)
+      for (const [id, b] of c.puts) s.pages.set(id, b)
+      s.meta = c.clearFirst && c.meta.length === 0 ? null : c.meta
+      s.commits++
+    }
+    s.bytes = async () => [...s.pages.values()].reduce((n, b) => n + b.length, s.meta ? s.meta.length : 0)
+    return s
+  }
+  /** Start stream + persister + shape; resolves once `persister.ready`. */
+  window.startPersisted = async ({ server, storage, namespace = 'ns1' }) => {
+    const { ShapeStream, Shape, ShapeStreamPersister, StorageQuotaError, StorageError } = window.eddy
+    window.stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' } })
+    window.persisterErrors = []
+    window.persister = new ShapeStreamPersister(window.stream, { storage, namespace })
+    window.persister.addEventListener('error', (e) =>
+      window.persisterErrors.push({
+        name: e.error?.name,
+        code: e.error?.code,
+        quota: e.error instanceof StorageQuotaError,
+        storage: e.error instanceof StorageError,
+        message: e.error?.message,
+      }),
+    )
+    window.shape = new Shape(window.persister)
+    window.seen = []
+    window.shape.subscribe(({ rows }) => window.seen.push(ids(rows)))
+    await window.persister.ready
+    return { status: window.persister.status, ids: ids(window.shape.currentRows), seen: window.seen.length }
+  }
+  /** The shape's ids now, status and persisted position. */
+  window.view = async () => {
+    const st = await window.persister.stats()
+    return {
+      ids: ids(window.shape.currentRows),
+      status: window.persister.status,
+      offset: window.stream.lastOffset,
+      handle: window.stream.shapeHandle,
+      stored: { rows: st.rows, offset: st.offset, handle: st.handle, pages: st.pages, bytes: st.bytes },
+    }
+  }
+}
+
+/** Ids of the server's rows, sorted as the page sorts them. */
+export async function truthIds(env) {
+  const t = await env.truth()
+  return { ...t, ids: [...t.rows.values()].map((r) => String(r.id)).sort((a, b) => Number(a) - Number(b)) }
+}
