@@ -33,7 +33,7 @@ use indexmap::IndexMap;
 
 use super::error::PersistError;
 use super::meta::{definition_hash, Meta, PageMeta, Position, META_FORMAT};
-use super::page::{record_size, record_text_owned, PageWriter, PAGE_OVERHEAD};
+use super::page::PageWriter;
 use super::storage::{Commit, PageId};
 use crate::log::{ChangeSet, Materializer};
 use crate::protocol::{ChangeHeaders, ChangeMessage, Key, Offset, Operation, ShapeDefinition};
@@ -526,12 +526,11 @@ impl Packer {
     }
 
     fn push(&mut self, key: Key, row: ChangeMessage) {
-        let text = record_text_owned(row);
-        let size = record_size(key.as_str(), &text);
-        let full = self
-            .current
-            .as_ref()
-            .is_some_and(|(w, _, _)| w.count() > 0 && w.len() + size + 8 > self.target);
+        let full = self.current.as_ref().is_some_and(|(w, _, _)| {
+            // Rough size of the record: its values plus per-column framing.
+            let estimate = key.as_str().len() + row.value.value_bytes() + 3 * row.value.len() + 8;
+            w.count() > 0 && w.len() + estimate > self.target
+        });
         if full {
             self.seal();
         }
@@ -541,7 +540,7 @@ impl Packer {
             (PageWriter::new(id, self.target), Vec::new(), 0)
         });
         let index = w.count();
-        w.push(key.as_str(), &text);
+        let size = w.push(&row);
         *live += size as u64;
         let slot = Slot {
             page: w.id(),
@@ -557,7 +556,6 @@ impl Packer {
             let id = w.id();
             let records = u64::from(w.count());
             let bytes = w.finish();
-            debug_assert_eq!(bytes.len() as u64, live + PAGE_OVERHEAD as u64);
             let meta = PageMeta {
                 id,
                 bytes: bytes.len() as u64,

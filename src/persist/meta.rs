@@ -54,7 +54,7 @@ pub struct Position {
 pub struct PageMeta {
     /// The page id.
     pub id: PageId,
-    /// Encoded page length in bytes (records + [`super::page::PAGE_OVERHEAD`]).
+    /// Encoded page length in bytes (records, column table, header and checksum).
     pub bytes: u64,
     /// Records written in the page (live and dead).
     pub records: u64,

@@ -122,7 +122,8 @@ fn assemble_inner(
     let mut seen: HashSet<Key> = HashSet::with_capacity(rows.capacity());
     let mut primed = Vec::with_capacity(pages.len());
     for (pm, bytes) in meta.pages.iter().zip(pages) {
-        let recs = decode_page(bytes, pm.id)?;
+        let page = decode_page(bytes, pm.id)?;
+        let recs = &page.records;
         if recs.len() as u64 != pm.records || bytes.len() as u64 != pm.bytes {
             return Err(corrupt(format!("page {} disagrees with the meta", pm.id)));
         }
@@ -135,7 +136,7 @@ fn assemble_inner(
             } else {
                 live += r.size as u64;
                 n += 1;
-                let m = r.message()?;
+                let m = page.message(r)?;
                 if !seen.insert(key.clone()) {
                     return Err(corrupt(format!("key {key} is live twice")));
                 }
