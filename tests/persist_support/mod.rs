@@ -2,6 +2,8 @@
 //! in-memory backends) and build shape-log messages.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
