@@ -179,3 +179,65 @@ fn decode_breakdown() {
         .collect();
     println!("message(): {}", rate(msgs.len(), t));
 }
+
+#[test]
+#[ignore = "measurement"]
+fn stored_bytes_after_1m_updates_over_10k_keys() {
+    let def = ShapeDefinition {
+        table: "items".into(),
+        ..ShapeDefinition::default()
+    };
+    let s = BlockFileStore::open(MemDevice::default()).unwrap();
+    let mut m = Materializer::new();
+    let mut cp = Checkpointer::new(&def, CheckpointPolicy::default());
+    let key = |i: usize| format!("\"public\".\"items\"/\"{i}\"");
+    let mut batch: Vec<Message> = (0..10_000)
+        .map(|i| persist_support::ins(&key(i), "initial value"))
+        .collect();
+    batch.push(Message::up_to_date(None));
+    let t = Instant::now();
+    let mut x = 1u64;
+    for round in 0..10_001usize {
+        if round > 0 {
+            batch = (0..100)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    upd(&key(x as usize % 10_000), &format!("v{round}"))
+                })
+                .chain([Message::up_to_date(None)])
+                .collect();
+        }
+        if let Some(cs) = m.ingest(batch.clone()) {
+            cp.record(&cs);
+        }
+        let p = Position {
+            handle: "h".into(),
+            offset: Offset::parse(&format!("{}_0", round + 1)).unwrap(),
+            schema: None,
+        };
+        let plan = cp.plan(&m, &p).unwrap().unwrap();
+        now(s.commit(plan.commit)).unwrap();
+        cp.apply(plan.receipt).unwrap();
+    }
+    let st = cp.stats();
+    let fresh = Checkpointer::new(&def, CheckpointPolicy::default())
+        .plan(
+            &m,
+            &Position {
+                handle: "h".into(),
+                offset: Offset::BeforeAll,
+                schema: None,
+            },
+        )
+        .unwrap()
+        .unwrap();
+    let compact: usize =
+        fresh.commit.puts.iter().map(|(_, b)| b.len()).sum::<usize>() + fresh.commit.meta.len();
+    println!(
+        "1M updates / 10k keys, 10k commits of 100: {}; stored {} B (pages {} + meta {}), file {} B, live {} dead {}; a fresh write of the 10k rows: {} B (ratio {:.2})",
+        rate(1_000_000, t), st.page_bytes + st.meta_bytes, st.page_bytes, st.meta_bytes, now(s.bytes()).unwrap(), st.live_bytes, st.dead_bytes, compact,
+        (st.page_bytes + st.meta_bytes) as f64 / compact as f64
+    );
+}

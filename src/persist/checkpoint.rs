@@ -64,6 +64,13 @@ impl Default for CheckpointPolicy {
     }
 }
 
+impl PersistStats {
+    /// Bytes the stored state occupies (pages + meta); a backend may hold more (file holes).
+    pub fn stored_bytes(&self) -> u64 {
+        self.page_bytes + self.meta_bytes
+    }
+}
+
 /// Where the current rows come from when a plan is made.
 pub trait RowSource {
     /// The committed row of `key` as an insert (value + tag state), `None` if absent.
@@ -314,8 +321,10 @@ impl Checkpointer {
     }
 
     /// Plan the commit that brings the store to `source`'s rows at `position`. `None` when
-    /// nothing would change. `position` must be the offset of the `up-to-date` whose state
-    /// `source` shows (not a later response's offset with messages still pending).
+    /// nothing would change. `position` must be the handle and offset of the `up-to-date`
+    /// whose state `source` shows: not a later response's offset with messages still pending,
+    /// and never while a materializer is between a `must-refetch` and its next `up-to-date`
+    /// (its rows are still the old handle's; plan again after the reset commit).
     pub fn plan(&self, source: &impl RowSource, position: &Position) -> Result<Option<Plan>, PersistError> {
         if !self.needs_checkpoint(position) {
             return Ok(None);
