@@ -6,9 +6,9 @@
 //! ```text
 //! [0, 4096)      meta slot 0      [4096, 8192)  meta slot 1      [8192, ..)  data extents
 //! slot:      "EDYB" | u16 version | u16 0 | u64 seq | u64 dir offset | u64 dir length
-//!            | u64 FNV-1a 64 of the directory | u64 FNV-1a 64 of the slot so far
+//!            | u64 checksum64 of the directory | u64 checksum64 of the slot so far
 //! directory: "EDYD" | u8 has meta | varint meta length + meta | varint page count
-//!            | per page: varint id, varint offset, varint length, u64 FNV-1a 64 of the page
+//!            | per page: varint id, varint offset, varint length, u64 checksum64 of the page
 //! ```
 //!
 //! A commit writes its new pages and its directory into space that no extent of the current
@@ -24,7 +24,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use super::codec::{fnv1a64, unseal, Reader, Writer};
+use super::codec::{checksum64, unseal, Reader, Writer};
 use super::storage::{Commit, PageId, Storage, StorageError};
 
 /// A random-access byte device (an OPFS `FileSystemSyncAccessHandle`, a file, memory).
@@ -168,7 +168,7 @@ impl<D: BlockDevice> BlockFileStore<D> {
                     .get(id)
                     .ok_or_else(|| StorageError::Corrupt(format!("page {id} is missing")))?;
                 let b = read_exact(dev, e.off, e.len as usize)?;
-                if fnv1a64(&b) != e.sum {
+                if checksum64(&b) != e.sum {
                     return Err(StorageError::Corrupt(format!("page {id} checksum mismatch")));
                 }
                 Ok(b)
@@ -204,7 +204,7 @@ impl<D: BlockDevice> BlockFileStore<D> {
                 Extent {
                     off,
                     len: bytes.len() as u64,
-                    sum: fnv1a64(bytes),
+                    sum: checksum64(bytes),
                 },
             );
         }
@@ -219,7 +219,7 @@ impl<D: BlockDevice> BlockFileStore<D> {
         let dir = Extent {
             off: dir_off,
             len: dir_bytes.len() as u64,
-            sum: fnv1a64(&dir_bytes),
+            sum: checksum64(&dir_bytes),
         };
         i.dev.flush()?;
         let seq = cur.seq + 1;
@@ -395,7 +395,7 @@ fn read_state<D: BlockDevice>(dev: &mut D) -> Result<State, StorageError> {
         let Ok(bytes) = read_exact(dev, dir.off, dir.len as usize) else {
             continue;
         };
-        if fnv1a64(&bytes) != dir.sum {
+        if checksum64(&bytes) != dir.sum {
             continue;
         }
         if let Some((meta, pages)) = decode_dir(&bytes) {

@@ -215,20 +215,21 @@ impl Checkpointer {
     }
 
     /// Primed with a stored state (restore): `pages` holds each live page's meta with its
-    /// record keys in record order.
+    /// record keys in record order. Fails with the key if one is live in two records.
     pub(crate) fn primed(
         meta: &Meta,
         meta_bytes: u64,
         position: Position,
         pages: Vec<(PageMeta, Vec<(Key, u32)>)>,
         policy: CheckpointPolicy,
-    ) -> Self {
+    ) -> Result<Self, Key> {
         let mut c = Checkpointer::with_hash(meta.definition_hash, policy);
         c.reset_gen = None;
         c.seq = meta.seq;
         c.next_page_id = meta.next_page_id;
         c.position = Some(position);
         c.meta_bytes = meta_bytes;
+        c.slots.reserve(meta.row_count.min(1 << 24) as usize);
         for (pm, recs) in pages {
             let mut keys = Vec::with_capacity(recs.len());
             for (i, (k, size)) in recs.into_iter().enumerate() {
@@ -238,13 +239,15 @@ impl Checkpointer {
                         index: i as u32,
                         size,
                     };
-                    c.slots.insert(k.clone(), slot);
+                    if c.slots.insert(k.clone(), slot).is_some() {
+                        return Err(k);
+                    }
                 }
                 keys.push(k);
             }
             c.pages.insert(pm.id, PageState { meta: pm, keys });
         }
-        c
+        Ok(c)
     }
 
     /// The policy in use.

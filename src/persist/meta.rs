@@ -9,7 +9,7 @@
 //! | u64 next page id | u64 row count | opt str handle | opt str offset | opt str schema header
 //! | varint page count | per page: varint id, varint page bytes, varint records,
 //!   varint live rows, varint live bytes, varint dead bytes, varint mask length, mask bytes
-//! | u64 FNV-1a 64 of all the above
+//! | u64 checksum64 of all the above
 //! ```
 //!
 //! Pages are immutable, so a row that was updated or deleted after its page was written is

@@ -26,7 +26,7 @@ pub mod storage;
 
 pub use blockfile::{BlockDevice, BlockFileStore, MemDevice};
 pub use checkpoint::{CheckpointPolicy, Checkpointer, PersistStats, Plan, Receipt, RowSource};
-pub use codec::fnv1a64;
+pub use codec::{checksum64, fnv1a64};
 pub use error::PersistError;
 pub use meta::{definition_hash, Meta, PageMeta, Position};
 pub use restore::{assemble, open_meta, restore, Discard, MetaOutcome, Restored, RestoredShape};

@@ -13,7 +13,7 @@
 //! 20  4  byte position of the column table
 //! 24  .. records, each: str key, varint body length, body
 //! ..  .. column table: varint count, str names (each column name stored once per page)
-//! end 8  FNV-1a 64 of every byte before it
+//! end 8  checksum64 (see `codec`) of every byte before it
 //! ```
 //!
 //! A record body is the row as a compacted insert, values in exact wire text (Postgres text
@@ -196,6 +196,11 @@ pub struct DecodedPage<'a> {
 impl DecodedPage<'_> {
     /// Decode a record's body into the insert message.
     pub fn message(&self, rec: &RecordRef<'_>) -> Result<ChangeMessage, PersistError> {
+        self.message_for(rec, rec.owned_key())
+    }
+
+    /// Like [`DecodedPage::message`], with the record's key already built.
+    pub fn message_for(&self, rec: &RecordRef<'_>, key: Key) -> Result<ChangeMessage, PersistError> {
         let mut r = Reader::new(rec.body, "page record");
         let col = |r: &mut Reader<'_>| -> Result<Column, PersistError> {
             let i = r.len()?;
@@ -231,7 +236,7 @@ impl DecodedPage<'_> {
             return Err(r.err("trailing bytes"));
         }
         Ok(ChangeMessage {
-            key: rec.owned_key(),
+            key,
             operation: Operation::Insert,
             value,
             old_value: None,

@@ -7,14 +7,12 @@
 //! outcome is [`Restored::Discard`], and the caller starts from scratch with
 //! [`Checkpointer::new`] (whose first commit is `clear_first`, replacing the old store).
 
-use std::collections::HashSet;
-
 use super::checkpoint::{CheckpointPolicy, Checkpointer};
 use super::error::PersistError;
 use super::meta::{definition_hash, Meta, Position, META_FORMAT};
 use super::page::decode_page;
 use super::storage::{PageId, Storage, StorageError};
-use crate::protocol::{ChangeMessage, Key, ShapeDefinition};
+use crate::protocol::{ChangeMessage, ShapeDefinition};
 
 /// Why a stored state is not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +117,6 @@ fn assemble_inner(
     }
     let position = meta.position()?.ok_or_else(|| corrupt("no position".into()))?;
     let mut rows = Vec::with_capacity(meta.row_count.min(1 << 24) as usize);
-    let mut seen: HashSet<Key> = HashSet::with_capacity(rows.capacity());
     let mut primed = Vec::with_capacity(pages.len());
     for (pm, bytes) in meta.pages.iter().zip(pages) {
         let page = decode_page(bytes, pm.id)?;
@@ -136,11 +133,7 @@ fn assemble_inner(
             } else {
                 live += r.size as u64;
                 n += 1;
-                let m = page.message(r)?;
-                if !seen.insert(key.clone()) {
-                    return Err(corrupt(format!("key {key} is live twice")));
-                }
-                rows.push(m);
+                rows.push(page.message_for(r, key.clone())?);
             }
             keys.push((key, r.size as u32));
         }
@@ -152,7 +145,8 @@ fn assemble_inner(
     if rows.len() as u64 != meta.row_count {
         return Err(corrupt("row count disagrees".into()));
     }
-    let checkpointer = Checkpointer::primed(&meta, meta_bytes, position.clone(), primed, policy);
+    let checkpointer = Checkpointer::primed(&meta, meta_bytes, position.clone(), primed, policy)
+        .map_err(|key| corrupt(format!("key {key} is live twice")))?;
     Ok(RestoredShape {
         rows,
         position,
