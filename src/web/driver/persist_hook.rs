@@ -33,15 +33,27 @@ pub struct Tap {
 pub type TapRef = Rc<RefCell<Tap>>;
 
 /// Called for every delivered batch, after the materializer ingested it.
-pub(super) fn on_deliver(core: &Core, handle: &str, offset: Offset, up_to_date: bool, changes: Option<&ChangeSet>) {
+pub(super) fn on_deliver(
+    core: &Core,
+    handle: &str,
+    offset: Offset,
+    up_to_date: bool,
+    changes: Option<&ChangeSet>,
+) {
     let Some(tap) = &core.tap else { return };
     let mut tap = tap.borrow_mut();
     let Some(changes) = changes else { return };
     if changes.reset {
         tap.full = true;
     }
-    tap.dirty
-        .extend(changes.inserted.iter().chain(&changes.updated).chain(&changes.deleted).cloned());
+    tap.dirty.extend(
+        changes
+            .inserted
+            .iter()
+            .chain(&changes.updated)
+            .chain(&changes.deleted)
+            .cloned(),
+    );
     let consistent = up_to_date && core.rows.pending_len() == 0 && !core.rows.is_refetching();
     tap.position = consistent.then(|| (handle.to_owned(), offset));
 }
@@ -71,14 +83,11 @@ impl ShapeStreamDriver {
         tap
     }
 
-
-
     /// Read the committed rows and schema (for a checkpoint) without copying the map.
     pub(crate) fn persist_read<R>(&self, f: impl FnOnce(&Materializer, Option<&Schema>) -> R) -> R {
         let core = self.inner.core.borrow();
         f(&core.rows, core.schema.as_deref())
     }
-
 
     /// Install stored rows and resume from the stored position. Only before `start()`.
     pub(crate) fn persist_restore(

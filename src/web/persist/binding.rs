@@ -66,17 +66,25 @@ fn opt_str(s: Option<String>) -> JsValue {
 impl State {
     fn storage(&self) -> Result<Rc<AnyStorage>, JsValue> {
         self.storage.borrow().clone().ok_or_else(|| {
-            to_js_error(&StorageError::Backend("the storage is not open (restore first)".into()))
+            to_js_error(&StorageError::Backend(
+                "the storage is not open (restore first)".into(),
+            ))
         })
     }
 
     async fn restore(self: Rc<Self>, kind: String, custom: JsValue) -> Result<JsValue, JsValue> {
         let storage = match kind.as_str() {
             "memory" => AnyStorage::Memory(MemoryStorage::new()),
-            "indexeddb" => AnyStorage::Idb(IdbStorage::open(&self.store_id).await.map_err(|e| to_js_error(&e))?),
+            "indexeddb" => AnyStorage::Idb(
+                IdbStorage::open(&self.store_id)
+                    .await
+                    .map_err(|e| to_js_error(&e))?,
+            ),
             "js" => AnyStorage::Js(JsStorage::new(custom).map_err(|e| to_js_error(&e))?),
             other => {
-                return Err(to_js_error(&StorageError::Backend(format!("unknown storage kind {other:?}"))))
+                return Err(to_js_error(&StorageError::Backend(format!(
+                    "unknown storage kind {other:?}"
+                ))))
             }
         };
         let storage = Rc::new(storage);
@@ -98,7 +106,11 @@ impl State {
         };
         let r = *r;
         let n = r.rows.len();
-        let Position { handle, offset, schema } = r.position.clone();
+        let Position {
+            handle,
+            offset,
+            schema,
+        } = r.position.clone();
         if self
             .driver
             .persist_restore(handle.clone(), offset, schema, r.rows)
@@ -169,7 +181,9 @@ impl State {
             let _ = self.cp.borrow_mut().apply(plan.receipt);
             wrote = true;
         }
-        let Some(mut position) = position else { return Ok(wrote) };
+        let Some(mut position) = position else {
+            return Ok(wrote);
+        };
         let plan = self.driver.persist_read(|rows, schema| {
             position.schema = schema.cloned();
             self.cp.borrow().plan(rows, &position)
@@ -232,7 +246,9 @@ impl PersisterCore {
             storage: RefCell::new(None),
             busy: Cell::new(false),
         };
-        PersisterCore { state: Rc::new(state) }
+        PersisterCore {
+            state: Rc::new(state),
+        }
     }
 
     /// The store key: namespace + canonical shape definition.
@@ -268,4 +284,3 @@ impl PersisterCore {
         future_to_promise(s.stats())
     }
 }
-

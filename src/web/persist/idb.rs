@@ -46,7 +46,9 @@ pub struct IdbStorage {
 
 impl std::fmt::Debug for IdbStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdbStorage").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("IdbStorage")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +94,13 @@ impl IdbStorage {
             "success",
             &["error", "blocked"],
             move || r1.result().unwrap_or(JsValue::UNDEFINED),
-            move || r2.error().ok().flatten().map(JsValue::from).unwrap_or(JsValue::NULL),
+            move || {
+                r2.error()
+                    .ok()
+                    .flatten()
+                    .map(JsValue::from)
+                    .unwrap_or(JsValue::NULL)
+            },
         )
         .await;
         req.set_onupgradeneeded(None);
@@ -160,9 +168,8 @@ impl IdbStorage {
             },
         )
         .await;
-        r.map(|_| ()).map_err(|e| {
-            self.check().err().unwrap_or_else(|| storage_error(&e, what))
-        })
+        r.map(|_| ())
+            .map_err(|e| self.check().err().unwrap_or_else(|| storage_error(&e, what)))
     }
 }
 
@@ -197,7 +204,11 @@ impl Storage for IdbStorage {
         let store = tx.object_store(PAGES).map_err(|e| storage_error(&e, "pages"))?;
         let reqs = ids
             .iter()
-            .map(|&id| store.get(&self.page_key(id)).map_err(|e| storage_error(&e, "pages")))
+            .map(|&id| {
+                store
+                    .get(&self.page_key(id))
+                    .map_err(|e| storage_error(&e, "pages"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         self.done(&tx, "load pages").await?;
         ids.iter()

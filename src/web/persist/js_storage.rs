@@ -32,7 +32,9 @@ impl JsStorage {
         for m in ["loadMeta", "loadPages", "commit"] {
             let f = Reflect::get(&obj, &JsValue::from_str(m)).unwrap_or(JsValue::UNDEFINED);
             if !f.is_function() {
-                return Err(StorageError::Backend(format!("custom storage has no {m}() method")));
+                return Err(StorageError::Backend(format!(
+                    "custom storage has no {m}() method"
+                )));
             }
         }
         Ok(JsStorage { obj })
@@ -69,10 +71,19 @@ pub(crate) fn commit_to_js(commit: &Commit) -> JsValue {
     let puts: Array = commit
         .puts
         .iter()
-        .map(|(id, b)| JsValue::from(Array::of2(&JsValue::from_f64(*id as f64), &Uint8Array::from(b.as_slice()))))
+        .map(|(id, b)| {
+            JsValue::from(Array::of2(
+                &JsValue::from_f64(*id as f64),
+                &Uint8Array::from(b.as_slice()),
+            ))
+        })
         .collect();
     set("puts", &puts);
-    let deletes: Array = commit.deletes.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
+    let deletes: Array = commit
+        .deletes
+        .iter()
+        .map(|id| JsValue::from_f64(*id as f64))
+        .collect();
     set("deletes", &deletes);
     set("meta", &Uint8Array::from(commit.meta.as_slice()));
     o.into()
@@ -84,7 +95,10 @@ pub(crate) fn commit_from_js(v: &JsValue) -> Result<Commit, StorageError> {
     let mut puts = Vec::new();
     for p in Array::from(&get("puts")).iter() {
         let p = Array::from(&p);
-        let id = p.get(0).as_f64().ok_or_else(|| StorageError::Corrupt("page id".into()))? as PageId;
+        let id = p
+            .get(0)
+            .as_f64()
+            .ok_or_else(|| StorageError::Corrupt("page id".into()))? as PageId;
         puts.push((id, to_bytes(&p.get(1), "page")?));
     }
     let deletes = Array::from(&get("deletes"))
@@ -109,7 +123,10 @@ impl Storage for JsStorage {
 
     async fn load_pages(&self, ids: &[PageId]) -> Result<Vec<Vec<u8>>, StorageError> {
         let js_ids: Array = ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
-        let r = self.call("loadPages", &Array::of1(&js_ids)).await?.unwrap_or(JsValue::UNDEFINED);
+        let r = self
+            .call("loadPages", &Array::of1(&js_ids))
+            .await?
+            .unwrap_or(JsValue::UNDEFINED);
         let pages = Array::from(&r);
         if pages.length() as usize != ids.len() {
             return Err(StorageError::Corrupt(format!(

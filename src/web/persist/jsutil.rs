@@ -12,7 +12,9 @@ use crate::persist::StorageError;
 
 /// The string property `key` of `v`, if any.
 pub(crate) fn prop_str(v: &JsValue, key: &str) -> Option<String> {
-    Reflect::get(v, &JsValue::from_str(key)).ok().and_then(|x| x.as_string())
+    Reflect::get(v, &JsValue::from_str(key))
+        .ok()
+        .and_then(|x| x.as_string())
 }
 
 /// Map a JS error to a storage error: `QuotaExceededError` (or a custom storage's

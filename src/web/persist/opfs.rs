@@ -61,7 +61,10 @@ impl BlockDevice for SyncHandleDevice {
     }
 
     fn size(&mut self) -> Result<u64, StorageError> {
-        Ok(self.handle.get_size().map_err(|e| storage_error(&e, "OPFS size"))? as u64)
+        Ok(self
+            .handle
+            .get_size()
+            .map_err(|e| storage_error(&e, "OPFS size"))? as u64)
     }
 
     fn truncate(&mut self, len: u64) -> Result<(), StorageError> {
@@ -108,7 +111,10 @@ impl OpfsStore {
     pub fn load_pages(&self, ids: Vec<f64>) -> Result<Array, JsValue> {
         let ids: Vec<PageId> = ids.into_iter().map(|i| i as PageId).collect();
         let pages = self.store()?.load_pages_sync(&ids).map_err(|e| to_js_error(&e))?;
-        Ok(pages.iter().map(|p| JsValue::from(Uint8Array::from(p.as_slice()))).collect())
+        Ok(pages
+            .iter()
+            .map(|p| JsValue::from(Uint8Array::from(p.as_slice())))
+            .collect())
     }
 
     /// Apply a commit (`{clearFirst, puts, deletes, meta}`) atomically.
