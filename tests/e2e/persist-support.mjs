@@ -2,6 +2,7 @@
 // request log; `block()` makes the server unreachable as if stopped, without losing its data),
 // and a headless Chromium with a persistent profile directory, so IndexedDB and OPFS survive
 // closing and relaunching the browser exactly as they do for a user.
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -85,6 +86,49 @@ export async function persistEnv({ serverArgs = [] } = {}) {
       sessions.add(s)
       return s
     },
+    /**
+     * Launch Chromium ourselves in its own process group (so `kill()` can SIGKILL all of it,
+     * renderer and storage processes included, like a crash) and drive it over CDP.
+     */
+    killableBrowser: async () => {
+      const child = spawn('/usr/bin/chromium', [...ARGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+      let err = ''
+      const ws = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err}`)), 15_000)
+        child.stderr.on('data', (d) => {
+          err += d
+          const m = /DevTools listening on (ws:\/\/\S+)/.exec(err)
+          if (m) {
+            clearTimeout(timer)
+            resolve(m[1])
+          }
+        })
+        child.on('exit', (code) => reject(new Error(`chromium exited ${code}: ${err}`)))
+      })
+      const browser = await chromium.connectOverCDP(ws)
+      const context = browser.contexts()[0]
+      const page = context.pages()[0] ?? (await context.newPage())
+      await page.goto(`${files.url}/tests/e2e/page.html`)
+      await page.waitForFunction(() => window.eddyReady === true || window.eddyError, null, { timeout: 15_000 })
+      await page.evaluate(installHelpers)
+      const exited = new Promise((r) => child.once('exit', r))
+      const s = {
+        page,
+        kill: async () => {
+          try {
+            process.kill(-child.pid, 'SIGKILL')
+          } catch {}
+          await exited
+          sessions.delete(s)
+        },
+        close: async () => s.kill(),
+      }
+      sessions.add(s)
+      return s
+    },
     close: async () => {
       for (const s of [...sessions]) await s.close()
       await tap.close()
@@ -123,9 +167,9 @@ function installHelpers() {
     return s
   }
   /** Start stream + persister + shape; resolves once `persister.ready`. */
-  window.startPersisted = async ({ server, storage, namespace = 'ns1' }) => {
+  window.startPersisted = async ({ server, storage, namespace = 'ns1', url = `${server}/v1/shape` }) => {
     const { ShapeStream, Shape, ShapeStreamPersister, StorageQuotaError, StorageError } = window.eddy
-    window.stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' } })
+    window.stream = new ShapeStream({ url, params: { table: 'todos' } })
     window.persisterErrors = []
     window.persister = new ShapeStreamPersister(window.stream, { storage, namespace })
     window.persister.addEventListener('error', (e) =>
@@ -154,6 +198,40 @@ function installHelpers() {
       stored: { rows: st.rows, offset: st.offset, handle: st.handle, pages: st.pages, bytes: st.bytes },
     }
   }
+}
+
+/**
+ * The server's rows of `todos` at `offset` ("lsn_pos" of an up-to-date): a raw sync from -1
+ * replayed only up to that offset (snapshot rows, then log changes whose lsn_op_position is not
+ * after it). Returns `{ handle, rows: Map<id, title> }`.
+ */
+export async function truthAt(base, offset) {
+  const [lsn, pos] = offset.split('_').map(BigInt)
+  const notAfter = (h) => h.lsn === undefined || BigInt(h.lsn) < lsn || (BigInt(h.lsn) === lsn && BigInt(h.op_position ?? 0) <= pos)
+  let at = '-1'
+  let handle
+  const rows = new Map()
+  for (let i = 0; i < 10_000; i++) {
+    const u = new URL(`${base}/v1/shape`)
+    u.searchParams.set('table', 'todos')
+    u.searchParams.set('offset', at)
+    if (handle) u.searchParams.set('handle', handle)
+    const r = await fetch(u, { signal: AbortSignal.timeout(10_000) })
+    if (r.status !== 200) throw new Error(`truthAt: ${u} -> ${r.status}`)
+    handle = r.headers.get('electric-handle')
+    at = r.headers.get('electric-offset')
+    let done = false
+    for (const m of await r.json()) {
+      if (m.headers?.control === 'up-to-date') done = true
+      const op = m.headers?.operation
+      if (!op || !notAfter(m.headers)) continue
+      if (op === 'insert') rows.set(m.value.id, { ...m.value })
+      else if (op === 'update') rows.set(m.value.id, { ...rows.get(m.value.id), ...m.value })
+      else if (op === 'delete') rows.delete(m.value.id)
+    }
+    if (done) return { handle, rows: new Map([...rows].map(([id, v]) => [id, v.title])) }
+  }
+  throw new Error('truthAt: no up-to-date')
 }
 
 /** Ids of the server's rows, sorted as the page sorts them. */
