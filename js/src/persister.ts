@@ -64,6 +64,9 @@ export interface PersisterStats {
   /** Epoch ms of the last successful checkpoint in this session. */
   lastCheckpointAt: number | undefined
   checkpoints: number
+  /** This tab is the store's writer; followers see the writer's last commit in `leaderCheckpoint`. */
+  leader: boolean
+  leaderCheckpoint: { offset?: string; at: number } | undefined
   /** `navigator.storage.estimate()` of the origin, when available. */
   estimate: { usage?: number; quota?: number } | undefined
 }
@@ -79,9 +82,10 @@ interface CoreInfo {
 interface PersisterCore {
   readonly storeId: string
   restore(kind: string, custom: unknown): Promise<CoreInfo>
+  resetCheckpointer(): void
   checkpoint(): Promise<boolean>
   clear(): Promise<void>
-  stats(): Promise<Omit<PersisterStats, `lastCheckpointAt` | `checkpoints` | `estimate`>>
+  stats(): Promise<Omit<PersisterStats, `lastCheckpointAt` | `checkpoints` | `estimate` | `leader` | `leaderCheckpoint`>>
   free(): void
 }
 
@@ -105,12 +109,17 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   #restored = false
   #initialized = false
   #disabled = false
+  #closed = false
   #scheduled = false
   #running: Promise<void> | undefined
   #again = false
   #lastCheckpointAt: number | undefined
   #checkpoints = 0
   #unobserve: (() => void) | undefined
+  #leader = false
+  #release: () => void = () => {}
+  #channel: BroadcastChannel | undefined
+  #leaderCheckpoint: { offset?: string; at: number } | undefined
 
   constructor(stream: ShapeStream<T>, options: PersisterOptions = {}) {
     super()
@@ -120,22 +129,32 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     this.ready = this.#init(options.storage ?? `indexeddb`)
   }
 
+  /** Open the backend: `[kind, custom object]` for `PersisterCore.restore`. */
+  async #backend(storage: PersisterOptions[`storage`]): Promise<[string, unknown]> {
+    if (typeof storage === `object` && storage !== null) return [`js`, storage]
+    if (storage === `opfs`) return [`js`, await opfsStorage(this.#core.storeId)]
+    if (storage === `indexeddb` || storage === `memory`) return [storage, undefined]
+    throw new StorageError(`unknown storage ${String(storage)}`, `EDDY_STORAGE_BACKEND`, `StorageError`)
+  }
+
   async #init(storage: PersisterOptions[`storage`]): Promise<void> {
     try {
-      let kind: string
-      let custom: unknown = undefined
-      if (typeof storage === `object` && storage !== null) {
-        kind = `js`
-        custom = storage
-      } else if (storage === `opfs`) {
-        kind = `js`
-        custom = await opfsStorage(this.#core.storeId)
-      } else if (storage === `indexeddb` || storage === `memory`) {
-        kind = storage
-      } else {
-        throw new StorageError(`unknown storage ${String(storage)}`, `EDDY_STORAGE_BACKEND`, `StorageError`)
+      // One writer per store across the tabs of the origin (Web Locks). Others read what it
+      // committed at start (IndexedDB; an OPFS file is exclusive, so OPFS followers start
+      // empty), sync on their own, hear of its commits over a BroadcastChannel and take over
+      // when it goes.
+      const shared = storage !== `memory` && typeof storage !== `object`
+      const lockName = `eddy-persist:${this.#core.storeId}`
+      this.#leader = shared ? await this.#tryLock(lockName) : true
+      if (shared && typeof BroadcastChannel === `function`) {
+        this.#channel = new BroadcastChannel(lockName)
+        this.#channel.onmessage = (e: MessageEvent) => {
+          if (e.data?.type === `checkpoint`) this.#leaderCheckpoint = { offset: e.data.offset, at: Date.now() }
+        }
       }
+      const [kind, custom] = this.#leader || storage !== `opfs` ? await this.#backend(storage) : [`memory`, undefined]
       const info = await this.#core.restore(kind, custom)
+      if (!this.#leader) void this.#waitForLeadership(lockName, storage)
       if (info.restored) {
         this.#restored = true
         const note: Note = { type: `batch`, received: 0, upToDate: true, committed: true, changed: true }
@@ -149,6 +168,53 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
       this.#initialized = true
       this.#unobserve = this.stream._observe({ onNote: (n) => this.#onNote(n), onFlush: () => this.#onFlush() })
     }
+  }
+
+  /** Take the lock if nobody holds it; held until `close()` or the page goes. */
+  #tryLock(name: string): Promise<boolean> {
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks
+    if (!locks) return Promise.resolve(true)
+    const held = new Promise<void>((r) => (this.#release = r))
+    return new Promise<boolean>((resolve) => {
+      locks
+        .request(name, { ifAvailable: true }, (lock) => {
+          resolve(!!lock)
+          return lock ? held : undefined
+        })
+        .catch(() => resolve(true))
+    })
+  }
+
+  /** A follower queues for the lock; once granted it writes, starting with a full rewrite. */
+  async #waitForLeadership(name: string, storage: PersisterOptions[`storage`]): Promise<void> {
+    const locks = navigator.locks
+    const held = new Promise<void>((r) => (this.#release = r))
+    let granted!: () => void
+    const got = new Promise<void>((r) => (granted = r))
+    locks.request(name, () => {
+      granted()
+      return held
+    }).catch(() => {})
+    await got
+    if (this.#closed) return this.#release()
+    try {
+      if (storage === `opfs`) {
+        const [kind, custom] = await this.#backend(storage)
+        await this.#core.restore(kind, custom) // opens the file; the running stream keeps its rows
+      }
+      this.#core.resetCheckpointer()
+      this.#leader = true
+      this.dispatchEvent(new Event(`leader`))
+      this.#schedule()
+    } catch (e) {
+      this.#disabled = true
+      this.#report(e)
+    }
+  }
+
+  /** This tab writes the store (one writer per store and origin). */
+  get isLeader(): boolean {
+    return this.#leader
   }
 
   #onNote(note: Note): void {
@@ -174,7 +240,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
 
   /** At most one checkpoint per animation frame (a timer when the page is hidden), one at a time. */
   #schedule(): void {
-    if (this.#scheduled || this.#disabled) return
+    if (this.#scheduled || this.#disabled || !this.#leader) return
     this.#scheduled = true
     let done = false
     const run = () => {
@@ -197,6 +263,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
         if (await this.#core.checkpoint()) {
           this.#lastCheckpointAt = Date.now()
           this.#checkpoints += 1
+          this.#channel?.postMessage({ type: `checkpoint`, offset: this.stream.lastOffset })
         }
       } catch (e) {
         const err = this.#report(e)
@@ -229,7 +296,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
       await this.#running
       if (this.#scheduled) await this.#checkpoint()
     }
-    if (!this.#disabled) await this.#checkpoint()
+    if (!this.#disabled && this.#leader) await this.#checkpoint()
   }
 
   /** Remove the stored rows of this shape and namespace (persisting goes on from the current state). */
@@ -258,7 +325,14 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     } catch {
       estimate = undefined
     }
-    return { ...s, lastCheckpointAt: this.#lastCheckpointAt, checkpoints: this.#checkpoints, estimate }
+    return {
+      ...s,
+      lastCheckpointAt: this.#lastCheckpointAt,
+      checkpoints: this.#checkpoints,
+      leader: this.#leader,
+      leaderCheckpoint: this.#leaderCheckpoint,
+      estimate,
+    }
   }
 
   // ---- The stream surface a `Shape` consumes ----
@@ -336,10 +410,14 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     return this.stream.forceDisconnectAndRefresh()
   }
 
-  /** Stop persisting (the stream keeps running; stored data stays). */
+  /** Stop persisting and hand the store to another tab (the stream keeps running; data stays). */
   close(): void {
+    this.#closed = true
     this.#disabled = true
+    this.#leader = false
     this.#unobserve?.()
+    this.#channel?.close()
+    this.#release()
   }
 }
 

@@ -65,19 +65,24 @@ export async function persistEnv({ serverArgs = [] } = {}) {
         headless: true,
         args: ARGS,
       })
-      const page = context.pages()[0] ?? (await context.newPage())
       const consoleLines = []
-      page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`))
-      page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`))
-      await page.goto(`${files.url}/tests/e2e/page.html`)
-      await page.waitForFunction(() => window.eddyReady === true || window.eddyError, null, { timeout: 15_000 })
-      const loadError = await page.evaluate(() => window.eddyError)
-      if (loadError) throw new Error(`package failed to load: ${loadError}`)
-      await page.evaluate(installHelpers)
+      const open = async (page) => {
+        page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`))
+        page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`))
+        await page.goto(`${files.url}/tests/e2e/page.html`)
+        await page.waitForFunction(() => window.eddyReady === true || window.eddyError, null, { timeout: 15_000 })
+        const loadError = await page.evaluate(() => window.eddyError)
+        if (loadError) throw new Error(`package failed to load: ${loadError}`)
+        await page.evaluate(installHelpers)
+        return page
+      }
+      const page = await open(context.pages()[0] ?? (await context.newPage()))
       const s = {
         context,
         page,
         consoleLines,
+        /** Another tab of the same browser profile, with the test page loaded. */
+        newPage: async () => open(await context.newPage()),
         close: async () => {
           sessions.delete(s)
           await context.close().catch(() => {})

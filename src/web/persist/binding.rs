@@ -272,6 +272,13 @@ impl PersisterCore {
         future_to_promise(async move { s.checkpoint().await.map(JsValue::from_bool) })
     }
 
+    /// Forget the stored page map: the next checkpoint rewrites every row (`clear_first`). For
+    /// a tab that just became the writer of a store another tab wrote meanwhile.
+    #[wasm_bindgen(js_name = resetCheckpointer)]
+    pub fn reset_checkpointer(&self) {
+        *self.state.cp.borrow_mut() = Checkpointer::new(&self.state.definition, CheckpointPolicy::default());
+    }
+
     /// Empty the store (the next checkpoint rewrites every row).
     pub fn clear(&self) -> Promise {
         let s = self.state.clone();
