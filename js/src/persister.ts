@@ -292,11 +292,9 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   /** Write the current committed state now (normally automatic at up-to-date points). */
   async flush(): Promise<void> {
     await this.ready
-    while (this.#running || this.#scheduled) {
-      await this.#running
-      if (this.#scheduled) await this.#checkpoint()
-    }
-    if (!this.#disabled && this.#leader) await this.#checkpoint()
+    if (this.#disabled || !this.#leader) return
+    while (this.#running) await this.#running
+    await this.#checkpoint()
   }
 
   /** Remove the stored rows of this shape and namespace (persisting goes on from the current state). */

@@ -35,6 +35,7 @@ for (const backend of ['indexeddb', 'opfs']) {
         await env.tx([update({ id: 3, title: 'changed' }), del({ id: 4 }), insert(todo(41))])
         const before = await settled(env, b.page)
         assert.equal(before.ids.length, 40)
+        await b.page.evaluate(() => window.persister.flush()) // nothing left to write: resolves
         await b.close()
 
         // Restart the browser with the server unreachable.
