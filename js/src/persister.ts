@@ -117,6 +117,8 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   #checkpoints = 0
   #unobserve: (() => void) | undefined
   #leader = false
+  #storage: PersisterOptions[`storage`]
+  #recovering = false
   #release: () => void = () => {}
   #channel: BroadcastChannel | undefined
   #leaderCheckpoint: { offset?: string; at: number } | undefined
@@ -126,7 +128,8 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     this.stream = stream
     const namespace = options.namespace ?? `default`
     this.#core = new core.PersisterCore(stream._driver as never, namespace) as PersisterCore
-    this.ready = this.#init(options.storage ?? `indexeddb`)
+    this.#storage = options.storage ?? `indexeddb`
+    this.ready = this.#init(this.#storage)
   }
 
   /** Open the backend: `[kind, custom object]` for `PersisterCore.restore`. */
@@ -267,7 +270,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
         }
       } catch (e) {
         const err = this.#report(e)
-        if (err.code === `EDDY_STORAGE_LOST`) this.#disabled = true
+        if (err.code === `EDDY_STORAGE_LOST`) void this.#recover()
       }
     })()
     await this.#running
@@ -275,6 +278,31 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     if (this.#again) {
       this.#again = false
       this.#schedule()
+    }
+  }
+
+  /**
+   * The store vanished (database deleted, file handle taken): reopen the backend once and
+   * rewrite the current rows into it; if that fails too, stop persisting (the stream goes on).
+   */
+  async #recover(): Promise<void> {
+    if (this.#recovering) {
+      this.#disabled = true
+      return
+    }
+    this.#recovering = true
+    this.#disabled = true
+    try {
+      const [kind, custom] = await this.#backend(this.#storage)
+      await this.#core.restore(kind, custom) // the running stream keeps its rows
+      this.#core.resetCheckpointer()
+      this.#disabled = this.#closed
+      this.#schedule()
+    } catch (e) {
+      this.#report(e)
+    } finally {
+      // A second loss within the same recovery disables; later losses may recover again.
+      setTimeout(() => (this.#recovering = false), 1000)
     }
   }
 

@@ -177,3 +177,35 @@ test('quota: a failing custom storage gives a typed StorageQuotaError, the strea
     await env.close()
   }
 })
+
+test('IndexedDB deleted under the running persister: reported as EDDY_STORAGE_LOST, the store is rebuilt from the rows in memory', T, async () => {
+  const env = await persistEnv()
+  try {
+    await env.tx(range(1, 10).map((i) => insert(todo(i))))
+    let b = await env.browser()
+    await b.page.evaluate((a) => window.startPersisted(a), { server: env.server, storage: 'indexeddb' })
+    await settled(env, b.page)
+    // Another party (a tab, "clear site data") deletes the database; our connection yields.
+    await b.page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const r = indexedDB.deleteDatabase('eddy-persist')
+          r.onsuccess = resolve
+          r.onerror = () => reject(r.error)
+        }),
+    )
+    await env.tx([insert(todo(11)), del({ id: 1 })])
+    await waitFor(() => b.page.evaluate(() => window.persisterErrors.some((e) => e.code === 'EDDY_STORAGE_LOST')), 10_000, 'the loss report')
+    const want = await truthIds(env)
+    await settled(env, b.page)
+    await b.close()
+
+    env.block()
+    b = await env.browser()
+    const got = await b.page.evaluate((a) => window.startPersisted(a), { server: env.server, storage: 'indexeddb' })
+    assert.deepEqual(got.ids, want.ids, 'the rebuilt store holds the current rows')
+    assert.equal(got.status, 'stale')
+  } finally {
+    await env.close()
+  }
+})
