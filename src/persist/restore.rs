@@ -231,7 +231,8 @@ mod tests {
         let (meta, pages) = stored();
         assert!(meta.pages.len() >= 3, "{}", meta.pages.len());
         assert_eq!(outcome(meta.clone(), &pages), Ok(6));
-        let bad: Vec<Box<dyn Fn(&mut Meta, &mut Vec<Vec<u8>>)>> = vec![
+        type Damage = Box<dyn Fn(&mut Meta, &mut Vec<Vec<u8>>)>;
+        let bad: Vec<Damage> = vec![
             Box::new(|m, _| m.pages.swap(0, 1)),
             Box::new(|m, _| m.next_page_id = m.pages.last().unwrap().id),
             Box::new(|m, _| m.row_count += 1),
