@@ -257,11 +257,6 @@ proptest! {
 #[test]
 #[ignore = "known gap: tag-state-only changes are not in the ChangeSet (needs a log change)"]
 fn a_tag_state_only_change_is_persisted() {
-    let steps = vec![
-        Step::Batch(vec![Op::Insert(1, "x".into())]),
-        Step::Checkpoint { fail: false },
-    ];
-    run(steps, CheckpointPolicy::default()).unwrap();
     let s = MemoryStorage::new();
     let mut m = Materializer::new();
     let mut cp = Checkpointer::new(&def(), CheckpointPolicy::default());

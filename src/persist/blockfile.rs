@@ -112,6 +112,17 @@ struct Inner<D> {
     reread: bool,
 }
 
+impl<D: BlockDevice> Inner<D> {
+    /// Re-read the slots if a failed slot write may have landed.
+    fn sync_state(&mut self) -> Result<(), StorageError> {
+        if self.reread {
+            self.state = read_state(&mut self.dev)?;
+            self.reread = false;
+        }
+        Ok(())
+    }
+}
+
 /// The single-file store (see the module docs). Methods mirror [`Storage`], synchronously; it
 /// also implements [`Storage`] itself.
 #[derive(Debug)]
@@ -150,16 +161,14 @@ impl<D: BlockDevice> BlockFileStore<D> {
     /// The meta blob of the current commit.
     pub fn load_meta_sync(&self) -> Result<Option<Vec<u8>>, StorageError> {
         let mut i = self.inner.borrow_mut();
-        if i.reread {
-            i.state = read_state(&mut i.dev)?;
-            i.reread = false;
-        }
+        i.sync_state()?;
         Ok(i.state.meta.clone())
     }
 
     /// The pages with these ids, in order, each checked against its checksum.
     pub fn load_pages_sync(&self, ids: &[PageId]) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut i = self.inner.borrow_mut();
+        i.sync_state()?;
         let Inner { dev, state, .. } = &mut *i;
         ids.iter()
             .map(|id| {
@@ -180,10 +189,7 @@ impl<D: BlockDevice> BlockFileStore<D> {
     pub fn commit_sync(&self, commit: Commit) -> Result<(), StorageError> {
         let mut i = self.inner.borrow_mut();
         let i = &mut *i;
-        if i.reread {
-            i.state = read_state(&mut i.dev)?;
-            i.reread = false;
-        }
+        i.sync_state()?;
         let cur = &i.state;
         let mut occupied: Vec<(u64, u64)> = cur.pages.values().map(|e| (e.off, e.end())).collect();
         occupied.extend(cur.dir.map(|e| (e.off, e.end())));

@@ -12,12 +12,14 @@
 //!   [`Discard`].
 //! - [`blockfile`] — a crash-safe single-file store over a sync [`BlockDevice`] (the OPFS
 //!   backend runs it in a worker).
+//! - [`conformance`] — the storage contract as an executable script, for every backend.
 //!
 //! None of them owns I/O: the caller awaits the backend.
 
 pub mod blockfile;
 pub mod checkpoint;
 mod codec;
+pub mod conformance;
 pub mod error;
 pub mod meta;
 pub mod page;
@@ -27,6 +29,7 @@ pub mod storage;
 pub use blockfile::{BlockDevice, BlockFileStore, MemDevice};
 pub use checkpoint::{CheckpointPolicy, Checkpointer, PersistStats, Plan, Receipt, RowSource};
 pub use codec::{checksum64, fnv1a64};
+pub use conformance::{conformance, ConformanceError};
 pub use error::PersistError;
 pub use meta::{definition_hash, Meta, PageMeta, Position};
 pub use restore::{assemble, open_meta, restore, Discard, MetaOutcome, Restored, RestoredShape};

@@ -116,6 +116,14 @@ fn assemble_inner(
         )));
     }
     let position = meta.position()?.ok_or_else(|| corrupt("no position".into()))?;
+    // Page ids ascend and stay below next_page_id, or a new page could replace a live one.
+    let mut prev = None;
+    for p in &meta.pages {
+        if prev.is_some_and(|q| q >= p.id) || p.id >= meta.next_page_id {
+            return Err(corrupt(format!("page id {} out of order", p.id)));
+        }
+        prev = Some(p.id);
+    }
     let mut rows = Vec::with_capacity(meta.row_count.min(1 << 24) as usize);
     let mut primed = Vec::with_capacity(pages.len());
     for (pm, bytes) in meta.pages.iter().zip(pages) {
@@ -183,4 +191,101 @@ pub async fn restore<S: Storage>(
         Ok(r) => Restored::Loaded(Box::new(r)),
         Err(d) => Restored::Discard(d),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Materializer;
+    use crate::protocol::{parse_body, Offset};
+
+    fn stored() -> (Meta, Vec<Vec<u8>>) {
+        let mut m = Materializer::new();
+        let rows: Vec<String> = (0..6)
+            .map(|i| format!(r#"{{"key":"k{i}","value":{{"id":"{i}"}},"headers":{{"operation":"insert"}}}}"#))
+            .collect();
+        let body = format!(r#"[{},{{"headers":{{"control":"up-to-date"}}}}]"#, rows.join(","));
+        m.ingest(parse_body(body.as_bytes()).unwrap());
+        let policy = CheckpointPolicy {
+            page_target_bytes: 40,
+            ..CheckpointPolicy::default()
+        };
+        let cp = Checkpointer::with_hash(7, policy);
+        let pos = Position {
+            handle: "h".into(),
+            offset: Offset::parse("3_1").unwrap(),
+            schema: None,
+        };
+        let plan = cp.plan(&m, &pos).unwrap().unwrap();
+        let meta = Meta::decode(&plan.commit.meta).unwrap();
+        let pages = plan.commit.puts.into_iter().map(|(_, b)| b).collect();
+        (meta, pages)
+    }
+
+    fn outcome(meta: Meta, pages: &[Vec<u8>]) -> Result<usize, Discard> {
+        assemble(meta, 0, pages, CheckpointPolicy::default()).map(|r| r.rows.len())
+    }
+
+    #[test]
+    fn a_consistent_store_assembles_and_every_inconsistency_is_a_corrupt_discard() {
+        let (meta, pages) = stored();
+        assert!(meta.pages.len() >= 3, "{}", meta.pages.len());
+        assert_eq!(outcome(meta.clone(), &pages), Ok(6));
+        type Damage = Box<dyn Fn(&mut Meta, &mut Vec<Vec<u8>>)>;
+        let bad: Vec<Damage> = vec![
+            Box::new(|m, _| m.pages.swap(0, 1)),
+            Box::new(|m, _| m.next_page_id = m.pages.last().unwrap().id),
+            Box::new(|m, _| m.row_count += 1),
+            Box::new(|m, _| m.pages[0].live += 1),
+            Box::new(|m, _| m.pages[0].records += 1),
+            Box::new(|m, _| m.pages[1].mark_dead(0)),
+            Box::new(|m, _| m.handle = None),
+            Box::new(|m, _| m.offset = Some("nope".into())),
+            Box::new(|_, p| {
+                p.pop();
+            }),
+            Box::new(|_, p| p.swap(0, 1)),
+        ];
+        for (i, f) in bad.iter().enumerate() {
+            let (mut m, mut p) = (meta.clone(), pages.clone());
+            f(&mut m, &mut p);
+            assert!(matches!(outcome(m, &p), Err(Discard::Corrupt(_))), "case {i}");
+        }
+    }
+
+    #[test]
+    fn open_meta_tells_empty_other_shape_other_format_and_garbage_apart() {
+        let (meta, _) = stored();
+        let bytes = meta.encode();
+        assert!(matches!(open_meta(None, 7), MetaOutcome::Empty));
+        assert!(matches!(open_meta(Some(&[]), 7), MetaOutcome::Empty));
+        assert!(matches!(open_meta(Some(&bytes), 7), MetaOutcome::Load(_)));
+        assert!(matches!(
+            open_meta(Some(&bytes), 8),
+            MetaOutcome::Discard(Discard::Definition {
+                stored: 7,
+                expected: 8
+            })
+        ));
+        assert!(matches!(
+            open_meta(Some(b"garbage!garbage!"), 7),
+            MetaOutcome::Discard(Discard::Corrupt(_))
+        ));
+        let mut other = crate::persist::codec::Writer::default();
+        other.bytes(b"EDYM");
+        other.u16(META_FORMAT + 1);
+        assert!(matches!(
+            open_meta(Some(&other.seal()), 7),
+            MetaOutcome::Discard(Discard::Format { found }) if found == META_FORMAT + 1
+        ));
+        let cleared = Meta {
+            format: META_FORMAT,
+            definition_hash: 7,
+            ..Meta::default()
+        };
+        assert!(matches!(
+            open_meta(Some(&cleared.encode()), 7),
+            MetaOutcome::Empty
+        ));
+    }
 }
