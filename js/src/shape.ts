@@ -3,7 +3,7 @@
 // one per committed change; a must-refetch is silent and subscribers next see the re-synced
 // state (no empty flash). Rows live in the Rust materializer and become JS objects only when read.
 
-import { entriesFromBulk } from './bulk.js'
+import { mapFromBulk } from './bulk.js'
 import type { Note } from './wasm.js'
 import type { EddyError } from './errors.js'
 import type { ShapeStream } from './stream.js'
@@ -58,7 +58,7 @@ export class Shape<T extends Row = Row> {
   /** The committed rows now, by key. */
   get currentValue(): Map<string, T> {
     if (!this.#value) {
-      this.#value = new Map(entriesFromBulk<T>(this.stream._driver.rowsBulk(true)))
+      this.#value = mapFromBulk<T>(this.stream._driver.rowsBulk(true))
       this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
     }
     return this.#value

@@ -6,6 +6,8 @@
 
 use indexmap::IndexMap;
 
+use crate::fxhash::FxBuildHasher;
+
 use super::table::RowMap;
 use crate::protocol::{Key, Row};
 
@@ -57,7 +59,7 @@ pub(crate) fn same_content(a: &Row, b: &Row) -> bool {
 #[derive(Debug)]
 pub(crate) struct Tracker {
     enabled: bool,
-    touched: IndexMap<Key, Option<Row>>,
+    touched: IndexMap<Key, Option<Row>, FxBuildHasher>,
     reset: bool,
 }
 
@@ -66,7 +68,7 @@ impl Tracker {
     pub(crate) fn new() -> Self {
         Tracker {
             enabled: true,
-            touched: IndexMap::new(),
+            touched: IndexMap::default(),
             reset: false,
         }
     }
@@ -75,7 +77,7 @@ impl Tracker {
     pub(crate) fn disabled() -> Self {
         Tracker {
             enabled: false,
-            touched: IndexMap::new(),
+            touched: IndexMap::default(),
             reset: false,
         }
     }

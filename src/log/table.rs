@@ -13,6 +13,8 @@
 
 use indexmap::IndexMap;
 
+use crate::fxhash::FxBuildHasher;
+
 use super::changeset::Tracker;
 use super::materialize::Mode;
 use super::tags::{MoveOutcome, TagState};
@@ -32,7 +34,7 @@ pub(crate) struct Entry {
 /// Keyed rows plus the half-applied PK change, if any.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RowMap {
-    entries: IndexMap<Key, Entry>,
+    entries: IndexMap<Key, Entry, FxBuildHasher>,
     /// The row removed by a `delete` with `key_change_to`, waiting for its `insert`.
     carry: Option<(Key, Entry)>,
     /// Set once any row had tag state, so move events on ordinary shapes cost nothing.

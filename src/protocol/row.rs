@@ -10,6 +10,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+
+use crate::fxhash::FxBuildHasher;
 use std::fmt;
 use std::sync::Arc;
 
@@ -66,7 +68,7 @@ impl<'de> serde::Deserialize<'de> for Key {
 }
 
 thread_local! {
-    static COLUMNS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static COLUMNS: RefCell<HashSet<Arc<str>, FxBuildHasher>> = RefCell::new(HashSet::default());
 }
 
 /// Bound on the interner so hostile input with endless distinct names cannot grow it forever.

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use web_sys::AbortController;
 
-use super::{dispatch, flush, io, Inner, Note};
+use super::{dispatch, flush, io, prefetch, Inner, Note};
 use crate::protocol::request::{build_url, RequestParams};
 use crate::protocol::response::RequestKind;
 use crate::stream::{Input, RequestId};
@@ -27,9 +27,15 @@ pub(super) fn issue(inner: &Rc<Inner>, request_id: RequestId, params: RequestPar
         Ok(u) => u,
         Err(e) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
     };
-    let controller = match AbortController::new() {
-        Ok(c) => c,
-        Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
+    let prefetched = (!kind.live && !kind.sse)
+        .then(|| prefetch::take(inner, &url))
+        .flatten();
+    let (controller, prefetched) = match prefetched {
+        Some((c, response)) => (c, Some(response)),
+        None => match AbortController::new() {
+            Ok(c) => (c, None),
+            Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
+        },
     };
     let signal = controller.signal();
     {
@@ -45,6 +51,7 @@ pub(super) fn issue(inner: &Rc<Inner>, request_id: RequestId, params: RequestPar
         headers,
         signal,
         kind,
+        prefetched,
     };
     wasm_bindgen_futures::spawn_local(io::run(Rc::downgrade(inner), req));
 }

@@ -56,6 +56,8 @@ pub struct Request {
     pub signal: AbortSignal,
     /// What the classifier checks the answer against.
     pub kind: RequestKind,
+    /// The fetch already started for exactly this request (see `prefetch`).
+    pub prefetched: Option<Promise>,
 }
 
 async fn resolve_headers(source: HeaderSource) -> Result<Vec<(String, String)>, JsValue> {
@@ -110,7 +112,8 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
         return;
     }
     let url = req.url;
-    let resp = JsFuture::from(global_fetch(&url, &init)).await;
+    let fetching = req.prefetched.take().unwrap_or_else(|| global_fetch(&url, &init));
+    let resp = JsFuture::from(fetching).await;
     let resp: Response = match resp {
         Ok(v) => v.unchecked_into(),
         Err(_) => return send(&weak, vec![Input::NetworkError { request_id: id }]),
@@ -119,6 +122,7 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
     let js_headers = resp.headers();
     let headers = collect_headers(&js_headers);
     if let Some(inner) = weak.upgrade() {
+        super::prefetch::start(&inner, status, &headers, kind);
         inner.core.borrow_mut().last_response = Some(LastResponse {
             url: url.clone(),
             status,

@@ -13,6 +13,7 @@ mod http;
 mod io;
 mod notes;
 mod options;
+mod prefetch;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -63,6 +64,8 @@ pub(crate) struct Core {
     sse_requests: HashSet<RequestId>,
     timers: HashMap<TimerId, JsValue>,
     last_response: Option<LastResponse>,
+    /// The next catch-up request, started from the headers of the current one.
+    prefetch: Option<prefetch::Prefetch>,
     want_messages: bool,
     want_keys: bool,
     started: bool,
@@ -104,6 +107,9 @@ fn release(inner: &Inner) {
     let (requests, timers, link) = {
         let mut core = inner.core.borrow_mut();
         let link = core.ws.take();
+        if let Some(p) = core.prefetch.take() {
+            p.abort();
+        }
         core.sse_requests.clear();
         let requests: Vec<AbortController> = core.requests.drain().map(|(_, c)| c).collect();
         let timers: Vec<JsValue> = core.timers.drain().map(|(_, t)| t).collect();
@@ -348,6 +354,7 @@ impl ShapeStreamDriver {
             sse_requests: HashSet::new(),
             timers: HashMap::new(),
             last_response: None,
+            prefetch: None,
             want_messages: false,
             want_keys: false,
             started: false,
@@ -541,14 +548,18 @@ impl ShapeStreamDriver {
         keys.iter().map(|k| self.get(k)).collect()
     }
 
-    /// All committed rows as one JSON document (`{json, bigint, float}`, `[[key, row], ...]` or
-    /// `[row, ...]`), for `JSON.parse` on the JS side: the fast path for many rows.
+    /// All committed rows as one JSON document (`{json, keys?, bigint, float}`: `[row, ...]`
+    /// and, with keys, `[key, ...]`; see `web::bulk`), for `JSON.parse` on the JS side: the
+    /// fast path for many rows.
     #[wasm_bindgen(js_name = rowsBulk)]
     pub fn rows_bulk(&self, with_keys: bool) -> Result<JsValue, JsValue> {
         let core = self.inner.core.borrow();
         let empty = Schema::default();
         let schema = core.schema.as_deref().unwrap_or(&empty);
-        let mut b = BulkRows::new();
+        let mut b = BulkRows::with_capacity(core.rows.len() * 192);
+        if with_keys {
+            b = b.with_keys();
+        }
         for (key, row) in core.rows.rows() {
             b.push(with_keys.then(|| key.as_str()), schema, row, &core.parsers)
                 .map_err(|e| to_js_error(&e))?;
