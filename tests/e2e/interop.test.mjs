@@ -17,27 +17,59 @@ after(closeBrowser)
 const LIVE = TRANSPORTS
 const NO_WS = ['long-poll', 'sse']
 
-const WS_EMPTY = 'over /v1/ws an empty shape never reaches up-to-date within the bound (cause not found yet; suspect: no batch is sent for an empty snapshot) — next session'
-const WS_REFETCH = 'after a live 409 over /v1/ws the refetched stream does not converge within the bound (the DELETE case of websocket.test.mjs passes; this one, with writes after the refetch, hangs) — next session'
+/**
+ * The tap records HTTP requests only (it does not forward WebSocket upgrades), so the websocket
+ * variants run without it and read the frames of the page's sockets instead: `sent`/`received`
+ * hold every JSON frame, in order.
+ */
+function recordFrames(env) {
+  const frames = { sent: [], received: [] }
+  env.page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => frames.sent.push(JSON.parse(f.payload)))
+    ws.on('framereceived', (f) => frames.received.push(JSON.parse(f.payload)))
+  })
+  return frames
+}
 
-cases('§8.1 empty table: up-to-date with zero rows, then live rows arrive', LIVE, { wsTodo: WS_EMPTY }, async (transport) => {
-  const env = await open({ tap: true })
+/** The websocket variant used the socket only: no HTTP shape request at all. */
+function assertSocketOnly(env) {
+  assert.ok(env.websockets.length > 0, 'a WebSocket was opened')
+  assert.deepEqual(env.shapeRequests, [], 'no HTTP shape request (no fallback)')
+}
+
+cases('§8.1 empty table: up-to-date with zero rows, then live rows arrive', LIVE, async (transport) => {
+  const ws = transport === 'websocket'
+  const env = await open({ tap: !ws })
+  const frames = recordFrames(env)
   try {
     await startShape(env, { transport })
     const rows = await env.page.evaluate(() => window.shape.rows.then((r) => r.length))
     assert.equal(rows, 0)
-    const [first, second] = env.tap.log
-    assert.equal(first.query.offset, '-1')
-    assert.equal(first.headers['electric-up-to-date'], undefined, 'the offset=-1 answer has no up-to-date')
-    assert.equal(second.query.offset, first.headers['electric-offset'])
-    assert.equal(second.query.handle, first.headers['electric-handle'])
-    assert.equal(second.headers['electric-up-to-date'], '')
+    if (ws) {
+      // One subscription at -1; the server walks the log: chunk 0 (empty, not up-to-date), then
+      // the batch that continues from its offset and ends with up-to-date.
+      assert.deepEqual(frames.sent.filter((f) => f.type === 'subscribe').map((f) => f.offset), ['-1'])
+      const [first, second] = frames.received.filter((f) => f.type === 'batch')
+      assert.equal(first.up_to_date, false, 'the offset=-1 answer has no up-to-date')
+      assert.deepEqual(first.messages, [])
+      assert.equal(second.handle, first.handle)
+      assert.equal(second.up_to_date, true)
+      assert.deepEqual(second.messages.map((m) => m.headers.control), ['up-to-date'])
+    } else {
+      const [first, second] = env.tap.log
+      assert.equal(first.query.offset, '-1')
+      assert.equal(first.headers['electric-up-to-date'], undefined, 'the offset=-1 answer has no up-to-date')
+      assert.equal(second.query.offset, first.headers['electric-offset'])
+      assert.equal(second.query.handle, first.headers['electric-handle'])
+      assert.equal(second.headers['electric-up-to-date'], '')
+    }
     const s = await env.page.evaluate(() => ({ up: window.stream.isUpToDate, notes: window.notes.map((n) => n.n) }))
     assert.deepEqual(s, { up: true, notes: [0] }, 'one notification, with zero rows')
     await live(env)
     await env.tx([insert(todo(1))])
     await converge(env)
     assertTransport(env, transport)
+    if (ws) assertSocketOnly(env)
   } finally {
     await env.close()
   }
@@ -239,7 +271,9 @@ cases('§8.7 409 during the initial sync: partial data dropped, restart at -1 wi
 /** 409 while live, caused by a TRUNCATE or a shape deletion. */
 function liveRefetch(cause) {
   return async (transport) => {
-    const env = await open({ tap: true })
+    const ws = transport === 'websocket'
+    const env = await open({ tap: !ws })
+    const frames = recordFrames(env)
     try {
       await env.tx([insert(todo(1)), insert(todo(2))])
       await startShape(env, { transport })
@@ -260,19 +294,25 @@ function liveRefetch(cause) {
       assert.ok(s.notes.every((n) => n > 0), `no empty-state flash: ${JSON.stringify(s.notes)}`)
       assert.deepEqual(s.errors, [])
       await sleep(700)
-      const restarts = env.tap.log.filter((e) => e.query.offset === '-1').length
+      // Over the socket a subscribe at -1 is the request at offset=-1, must-refetch the 409.
+      const restarts = ws
+        ? frames.sent.filter((f) => f.type === 'subscribe' && f.offset === '-1').length
+        : env.tap.log.filter((e) => e.query.offset === '-1').length
       assert.ok(restarts <= 3, `no refetch loop (${restarts} requests at offset=-1)`)
-      const n409 = env.tap.log.filter((e) => e.status === 409).length
+      const n409 = ws
+        ? frames.received.filter((f) => f.type === 'must-refetch').length
+        : env.tap.log.filter((e) => e.status === 409).length
       assert.ok(n409 >= 1 && n409 <= 2, `one 409 (${n409})`)
       assertTransport(env, transport)
+      if (ws) assertSocketOnly(env)
     } finally {
       await env.close()
     }
   }
 }
 
-cases('§8.8 409 while live after TRUNCATE: must-refetch, rebuilt, no empty flash', LIVE, liveRefetch('truncate'), { wsTodo: WS_REFETCH })
-cases('§8.8 409 while live after shape deletion: must-refetch, rebuilt, no loop', LIVE, liveRefetch('delete'), { wsTodo: WS_REFETCH })
+cases('§8.8 409 while live after TRUNCATE: must-refetch, rebuilt, no empty flash', LIVE, liveRefetch('truncate'))
+cases('§8.8 409 while live after shape deletion: must-refetch, rebuilt, no loop', LIVE, liveRefetch('delete'))
 // A proxy that strips HTTP headers cannot touch a WebSocket frame: HTTP transports only.
 cases('§8.8 409 while live without electric-handle (stripped by a proxy): still rebuilt, no loop', NO_WS, async (transport) => {
   const env = await open({ tap: true })
