@@ -11,7 +11,12 @@ import { createServer as createHttpServer } from 'node:http'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import { writeFileSync } from 'node:fs'
 import { setup, until, closeBrowser, startProxy, startEddyServer } from './harness.mjs'
+import { SCHEMA } from '../conformance/harness.mjs'
+import { rng, randomTx, expected } from '../conformance/model.mjs'
+import { plain } from './interop-support.mjs'
 
 after(closeBrowser)
 
@@ -40,12 +45,16 @@ async function officialRows(page, server, params = { table: 'todos' }) {
   return sortRows(rows)
 }
 
-/** Wrap the page's WebSocket: count sockets, closes, and record every frame sent. */
+/**
+ * Wrap the page's WebSocket: count sockets, closes, record every frame sent and every received
+ * frame that is not a batch (`wsRecv`: `{ url, type, status }`).
+ */
 async function wrapWebSocket(page) {
   await page.evaluate(() => {
     window.wsOpened = []
     window.wsClosed = 0
     window.wsSent = []
+    window.wsRecv = []
     window.wsSockets = []
     const Native = window.WebSocket
     window.WebSocket = class extends Native {
@@ -54,6 +63,10 @@ async function wrapWebSocket(page) {
         window.wsOpened.push(url)
         window.wsSockets.push(this)
         this.addEventListener('close', () => window.wsClosed++)
+        this.addEventListener('message', (e) => {
+          const f = JSON.parse(e.data)
+          if (f.type !== 'batch') window.wsRecv.push({ url, type: f.type, status: f.status })
+        })
       }
       send(data) {
         window.wsSent.push(JSON.parse(data))
@@ -492,5 +505,85 @@ test('websocket: a proxy that never completes the upgrade: after the connect tim
     proxy.closeAllConnections()
     await new Promise((r) => proxy.close(r))
     await t.close()
+  }
+})
+
+test('websocket: seeded socket faults (--faults: cuts, 503/500 error frames, delays, rotated handles) while writes land: every stream converges to the write model', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-ws-faults-'))
+  const schema = join(dir, 'schema.sql')
+  writeFileSync(schema, SCHEMA)
+  const runs = []
+  const t = await setup()
+  try {
+    for (const seed of [11, 12, 13, 14]) {
+      const server = await startEddyServer([
+        '--schema', schema, '--faults', `${seed}:0.3`, '--chunk-bytes', '700', '--long-poll-ms', '1000',
+      ])
+      const rand = rng(2000 + seed)
+      const model = new Map()
+      let seq = 0
+      const write = async (n) => {
+        for (let i = 0; i < n; i++, seq++) {
+          const ops = randomTx(rand, model, seq)
+          if (!ops.length) continue
+          const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
+          assert.equal(r.status, 200, await r.text())
+        }
+      }
+      runs.push({ seed, server, write, want: () => plain(Object.fromEntries(expected(model, () => true))) })
+    }
+    await wrapWebSocket(t.page)
+    await Promise.all(runs.map((r) => r.write(25)))
+    await t.page.evaluate((runs) => {
+      const { ShapeStream, Shape } = window.eddy
+      window.safe = (v) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)))
+      window.runs = {}
+      for (const { seed, url } of runs) {
+        const ac = new AbortController()
+        const stream = new ShapeStream({
+          url: `${url}/v1/shape`, params: { table: 'items', columns: ['id', 'title', 'n'] }, transport: 'websocket',
+          signal: ac.signal, backoffOptions: { initialDelay: 20, maxDelay: 200 },
+          onError: (e) => { window.runs[seed].errors.push(e.code); return {} },
+        })
+        window.runs[seed] = { ac, stream, shape: new Shape(stream), errors: [] }
+      }
+    }, runs.map((r) => ({ seed: r.seed, url: r.server.url })))
+    // What each schedule met, from its socket URL: reconnects (cuts) and non-batch frames.
+    const met = () => t.page.evaluate((runs) => Object.fromEntries(runs.map(({ seed, port }) => {
+      const mine = (u) => u.includes(`:${port}/`)
+      return [seed, {
+        sockets: window.wsOpened.filter(mine).length,
+        errors: window.wsRecv.filter((f) => mine(f.url) && f.type === 'error').map((f) => f.status),
+        refetch: window.wsRecv.filter((f) => mine(f.url) && f.type === 'must-refetch').length,
+      }]
+    })), runs.map((r) => ({ seed: r.seed, port: new URL(r.server.url).port })))
+    const faulted = (m) => m.sockets > 1 || m.errors.length > 0 || m.refetch > 0
+    // Writes land while the streams sync; keep writing until every schedule met a visible fault.
+    for (let i = 0; i < 40; i++) {
+      await Promise.all(runs.map((r) => r.write(3)))
+      await new Promise((r) => setTimeout(r, 100))
+      if (i >= 4 && Object.values(await met()).every(faulted)) break
+    }
+    for (const r of runs) {
+      const want = r.want()
+      const read = () => t.page.evaluate((seed) => window.safe(Object.fromEntries(window.runs[seed].shape.currentValue)), r.seed)
+      let got
+      const deadline = Date.now() + 30_000
+      while (!isDeepStrictEqual((got = await read()), want) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50))
+      const info = await t.page.evaluate((seed) => ({ status: window.runs[seed].stream.status, errors: window.runs[seed].errors }), r.seed)
+      assert.deepEqual(got, want, `seed ${r.seed} converges to the write model; ${JSON.stringify(info)} ${JSON.stringify((await met())[r.seed])}`)
+    }
+    const m = await met()
+    if (process.env.EDDY_FAULT_DEBUG) console.error(JSON.stringify(m))
+    for (const r of runs) assert.ok(faulted(m[r.seed]), `seed ${r.seed} met a fault: ${JSON.stringify(m[r.seed])}`)
+    const all = Object.values(m)
+    assert.ok(all.some((x) => x.sockets > 1), 'some socket was cut and reopened')
+    assert.ok(all.some((x) => x.errors.length > 0), 'some injected error frame')
+    assert.deepEqual(t.shapeRequests, [], 'no HTTP fallback: a socket that worked before is retried')
+    await t.page.evaluate(() => Object.values(window.runs).forEach((r) => r.ac.abort()))
+  } finally {
+    await t.close()
+    await Promise.all(runs.map((r) => r.server.stop()))
+    rmSync(dir, { recursive: true, force: true })
   }
 })
