@@ -16,7 +16,14 @@ use crate::web::ws;
 pub(super) fn issue(inner: &Rc<Inner>, request_id: RequestId, params: RequestParams, kind: RequestKind) {
     let (url, headers) = {
         let core = inner.core.borrow();
-        let url = build_url(&core.base_url, core.machine.shape(), &params);
+        let url = match &core.shape_provider {
+            Some(f) => Ok(io::UrlSource::Deferred {
+                provider: f.clone(),
+                base: core.base_url.clone(),
+                params,
+            }),
+            None => build_url(&core.base_url, &core.shape, &params).map(io::UrlSource::Ready),
+        };
         let headers = match &core.headers_provider {
             Some(f) => io::HeaderSource::Provider(f.clone()),
             None => io::HeaderSource::Static(core.headers.clone()),
