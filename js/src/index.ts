@@ -2,7 +2,7 @@
 // import (top-level await), so `import { ShapeStream, Shape } from 'eddy-sync'` just works.
 
 export { ShapeStream } from './stream.js'
-export type { ShapeStreamOptions, ShapeParams, BackoffOptions, RetryOpts, MaybeFn, ParamValue } from './stream.js'
+export type { ShapeStreamOptions, ShapeParams, BackoffOptions, RetryOpts, MaybeFn } from './stream.js'
 export { Shape } from './shape.js'
 export type { ShapeChange } from './shape.js'
 export {

@@ -16,9 +16,6 @@ import type { ChangeMessage, Message, Parser, Row, Status, SyncProgress } from '
 /** A value, or a (possibly async) function evaluated before every request. */
 export type MaybeFn<V> = V | (() => V | Promise<V>)
 
-/** A custom query param value (arrays are joined with `,`, as by the official client). */
-export type ParamValue = string | string[]
-
 /**
  * Shape definition params (`params` of the official client). Every value except `log` may be an
  * (async) function, evaluated before every request; a definition that changes between requests

@@ -362,3 +362,54 @@ test('a function for params.log is refused with a typed error', T, async () => {
     await t.close()
   }
 })
+
+test('progress over SSE: live events count their body bytes and rows', T, async () => {
+  const t = await setup({ serverArgs: ['--sse-keepalive-ms', '60000'] })
+  try {
+    await t.tx([insert(row(1))])
+    await t.page.evaluate((server) => {
+      const { ShapeStream, Shape } = window.eddy
+      window.stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' }, transport: 'sse' })
+      window.shape = new Shape(window.stream)
+      window.events = []
+      window.stream.onProgress((p) => window.events.push(p))
+    }, t.server)
+    await until(t.page, () => window.stream.status === 'live' && window.shape.currentRows.length === 1)
+    const before = await t.page.evaluate(() => window.stream.progress)
+    await until(t.page, () => window.stream.isUpToDate)
+    await t.tx([insert(row(2, { meta: { pad: 'y'.repeat(500) } }))])
+    await until(t.page, () => window.shape.currentRows.length === 2)
+    const r = await t.page.evaluate(() => ({ now: window.stream.progress, events: window.events }))
+    const sse = t.shapeRequests.filter((u) => new URL(u).searchParams.get('live_sse') === 'true')
+    assert.ok(sse.length >= 1, 'the change came over SSE')
+    assert.equal(r.now.rows, before.rows + 1)
+    assert.ok(r.now.bytes >= before.bytes + 500, `${before.bytes} -> ${r.now.bytes}: the event's bytes are counted`)
+    assert.deepEqual(r.events.at(-1), r.now)
+    await t.page.evaluate(() => window.stream.unsubscribeAll())
+  } finally {
+    await t.close()
+  }
+})
+
+test("transport 'websocket' with function params uses HTTP (a socket cannot wait for them) and syncs the right rows", T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([1, 2, 3, 4].map((i) => insert(row(i))))
+    const rows = await t.page.evaluate(async (server) => {
+      const { ShapeStream, Shape } = window.eddy
+      window.stream = new ShapeStream({
+        url: `${server}/v1/shape`,
+        params: { table: 'todos', where: async () => 'id > 2' },
+        transport: 'websocket',
+      })
+      return window.plain(await new Shape(window.stream).rows)
+    }, t.server)
+    assert.deepEqual(ids(rows), [3, 4])
+    assert.ok(t.shapeRequests.length >= 1, 'HTTP requests were made')
+    for (const u of t.shapeRequests) assert.equal(new URL(u).searchParams.get('where'), 'id > 2')
+    assert.ok(t.consoleLines.some((l) => l.includes('function params')), t.consoleLines.join('\n'))
+    await t.page.evaluate(() => window.stream.unsubscribeAll())
+  } finally {
+    await t.close()
+  }
+})
