@@ -20,6 +20,8 @@ export {
   InvalidSignalError,
 } from './errors.js'
 export { isChangeMessage, isControlMessage } from './types.js'
+export { createColumnMapper, snakeCamelMapper, snakeToCamel, camelToSnake } from './column-mapper.js'
+export type { ColumnMapper } from './column-mapper.js'
 export type {
   Value,
   Row,

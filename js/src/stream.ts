@@ -11,6 +11,7 @@ import {
   toEddyError,
 } from './errors.js'
 import { rowMapper } from './parser.js'
+import { encodeWhere, type ColumnMapper } from './column-mapper.js'
 import type { ChangeMessage, Message, Parser, Row, Status, SyncProgress } from './types.js'
 
 /** A value, or a (possibly async) function evaluated before every request. */
@@ -65,6 +66,11 @@ export interface ShapeStreamOptions {
   parser?: Parser
   /** Maps every row (`value` and `old_value` of messages, `Shape` rows) after parsing. */
   transformer?: (row: Row) => Row
+  /**
+   * Renames columns: rows are decoded (db → app names) after parsing, before `transformer`;
+   * app names in `where` and `columns` are encoded for the request (see `snakeCamelMapper`).
+   */
+  columnMapper?: ColumnMapper
   /**
    * Live transport. Default `long-poll`. `websocket`: all such streams of the page to one server
    * share one WebSocket (`/v1/ws` next to the shape URL); where it cannot open, long-polling.
@@ -125,9 +131,6 @@ export class ShapeStream<T extends Row = Row> {
     if (!options || !options.url) throw new MissingShapeUrlError(`Invalid shape options: missing required url parameter`, `EDDY_REQUEST_EMPTY_URL`, `MissingShapeUrlError`)
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new InvalidSignalError(`Invalid signal option: it must be an AbortSignal`, `EDDY_WEB_INVALID_SIGNAL`, `InvalidSignalError`)
-    }
-    if ((options as { columnMapper?: unknown }).columnMapper) {
-      console.warn(`eddy: columnMapper is not supported; column names are the database's`)
     }
     this.options = options
     this.#headers = { ...(options.headers ?? {}) }
@@ -209,13 +212,13 @@ export class ShapeStream<T extends Row = Row> {
 
   /** The row mapping for the driver's current schema (rebuilt when the schema changes). */
   #rowMapper(): ((row: Row) => Row) | undefined {
-    const { parser, transformer } = this.options
-    if (!parser && !transformer) return undefined
+    const { parser, transformer, columnMapper } = this.options
+    if (!parser && !transformer && !columnMapper) return undefined
     const schema = parser ? this.#driver.schema : undefined
     if (this.#mapBuilt && schema === this.#mapSchema) return this.#mapRow
     this.#mapBuilt = true
     this.#mapSchema = schema
-    this.#mapRow = rowMapper(parser, schema, transformer)
+    this.#mapRow = rowMapper(parser, schema, columnMapper?.decode, transformer)
     return this.#mapRow
   }
 
@@ -457,12 +460,17 @@ export class ShapeStream<T extends Row = Row> {
  * driver asks for them per request; a function `table` is checked later, per request).
  */
 function definition(p: ShapeParams, o: ShapeStreamOptions): Record<string, unknown> {
-  const value = <V>(v: V): V | undefined => (typeof v === `function` ? undefined : v)
+  const value = <V>(v: MaybeFn<V>): V | undefined => (typeof v === `function` ? undefined : (v as V))
   const table = typeof p.table === `function` ? DEFERRED_TABLE : p.table
   if (!table) throw new InvalidShapeOptionsError(`params.table is required`, `EDDY_WEB_MISSING_TABLE`, `InvalidShapeOptionsError`)
   if (typeof p.log === `function`) {
     throw new InvalidShapeOptionsError(`params.log cannot be a function`, `EDDY_WEB_FUNCTION_PARAM`, `InvalidShapeOptionsError`)
   }
+  const encode = o.columnMapper?.encode
+  let where = value(p.where)
+  let columns = value(p.columns)
+  if (encode && where) where = encodeWhere(where, encode)
+  if (encode && columns) columns = columns.map((c) => encode(String(c)))
   const positional: Record<string, string> = {}
   const pp = value(p.params)
   if (Array.isArray(pp)) pp.forEach((v, i) => (positional[String(i + 1)] = String(v)))
@@ -474,9 +482,9 @@ function definition(p: ShapeParams, o: ShapeStreamOptions): Record<string, unkno
   }
   return {
     table,
-    where: value(p.where),
+    where,
     params: positional,
-    columns: value(p.columns),
+    columns,
     replica: value(p.replica),
     log: p.log ?? o.log,
     extra,

@@ -413,3 +413,79 @@ test("transport 'websocket' with function params uses HTTP (a socket cannot wait
     await t.close()
   }
 })
+
+test('columnMapper: snakeCamelMapper renames rows and encodes where/columns exactly as the official client', T, async () => {
+  const t = await setup({ serverArgs: ['--long-poll-ms', '300'] })
+  try {
+    const ts = '2024-05-06T07:08:09+00:00'
+    await t.tx([
+      insert(row(1, { created_at: ts, priority: 5 })),
+      insert(row(2, { created_at: ts, priority: 1 })),
+      insert(row(3, { created_at: null, priority: 9 })),
+    ])
+    // The helpers name columns as the official ones do, tricky names included.
+    const names = await t.page.evaluate(() => {
+      const list = ['user_id', '_private', 'trailing_', 'a__b', 'user_Id', 'HTTPServer', 'parseHTMLString', 'userID',
+        'created_at', 'x', '__', 'already_camelCase', 'with_2_digits', 'id']
+      const both = (f) => list.map((n) => [window.eddy[f](n), window.electric[f](n)])
+      return { s2c: both('snakeToCamel'), c2s: both('camelToSnake') }
+    })
+    for (const [a, b] of [...names.s2c, ...names.c2s]) assert.equal(a, b)
+    const where = `createdAt IS NOT NULL AND title <> 'createdAt' AND "priority" >= $1 AND title LIKE 'todo%'`
+    const run = (lib) =>
+      t.page.evaluate(async ({ server, lib, where }) => {
+        const { ShapeStream, Shape, snakeCamelMapper } = window[lib]
+        const o = { messages: [] }
+        window[`${lib}Cm`] = o
+        o.stream = new ShapeStream({
+          url: `${server}/v1/shape`,
+          params: { table: 'todos', where, params: ['2'], columns: ['id', 'title', 'createdAt', 'priority'] },
+          columnMapper: snakeCamelMapper(),
+          transformer: (r) => {
+            if (typeof r.title === 'string') r.title += '!'
+            return r
+          },
+        })
+        o.stream.subscribe((msgs) => {
+          for (const m of msgs) {
+            if (m.key) o.messages.push(window.plain({ op: m.headers.operation, value: m.value, keys: Object.keys(m.value).join() }))
+          }
+        })
+        o.shape = new Shape(o.stream)
+        o.first = window.plain(await o.shape.rows)
+        return true
+      }, { server: t.server, lib, where })
+    await run('electric')
+    const officialUrls = t.shapeRequests.splice(0)
+    await run('eddy')
+    const eddyUrls = [...t.shapeRequests]
+    await t.tx([{ op: 'update', table: 'todos', row: { id: 1, priority: 6 } }, insert(row(4, { created_at: ts, priority: 3 }))])
+    for (const lib of ['electric', 'eddy']) {
+      await until(t.page, (lib) => window[`${lib}Cm`].shape.currentRows.length === 2 &&
+        window[`${lib}Cm`].shape.currentRows.some((r) => r.priority === 6), lib)
+    }
+    const get = (lib) => t.page.evaluate((lib) => {
+      const o = window[`${lib}Cm`]
+      const r = { first: o.first, now: window.plain(o.shape.currentRows), messages: o.messages }
+      o.stream.unsubscribeAll()
+      return r
+    }, lib)
+    const official = await get('electric')
+    const eddy = await get('eddy')
+    const byId = (rows) => [...rows].sort((a, b) => Number(String(a.id).replace(/n$/, '')) - Number(String(b.id).replace(/n$/, '')))
+    // int8 ids are BigInts in both; rows, keys order and messages agree.
+    assert.deepEqual(byId(eddy.first), byId(official.first))
+    assert.deepEqual(byId(eddy.now), byId(official.now))
+    assert.deepEqual(eddy.messages, official.messages)
+    assert.deepEqual(ids(eddy.first), [1])
+    assert.deepEqual(Object.keys(eddy.first[0]), ['id', 'title', 'createdAt', 'priority'])
+    assert.equal(eddy.first[0].title, 'todo 1!', 'transformer after decode')
+    assert.ok(eddy.messages.some((m) => m.op === 'update' && m.keys === 'id,priority'), JSON.stringify(eddy.messages))
+    assert.equal(eddy.first[0].createdAt, official.first[0].createdAt)
+    const q = (urls) => new URL(urls[0]).searchParams
+    assert.equal(q(eddyUrls).get('where'), q(officialUrls).get('where'))
+    assert.equal(q(eddyUrls).get('where'), `created_at IS NOT NULL AND title <> 'createdAt' AND "priority" >= $1 AND title LIKE 'todo%'`)
+  } finally {
+    await t.close()
+  }
+})
