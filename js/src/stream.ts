@@ -428,6 +428,7 @@ export class ShapeStream<T extends Row = Row> {
         if (retry.params) {
           // Merged into the definition of the next requests (a changed definition is a new shape).
           this.#params = { ...this.#params, ...retry.params } as ShapeParams
+          this.options.params = this.#params // visible in `stream.options`, as in the official client
           try {
             this.#applyParams(true)
           } catch (e) {
@@ -436,6 +437,7 @@ export class ShapeStream<T extends Row = Row> {
         }
         if (retry.headers) {
           this.#headers = { ...this.#headers, ...retry.headers }
+          this.options.headers = this.#headers
           this.#applyHeaders()
         }
         this.#error = false

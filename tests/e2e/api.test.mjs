@@ -26,7 +26,7 @@ test('params functions (sync and async, custom and definition params) are evalua
       window.stream = new ShapeStream({
         url: `${server}/v1/shape`,
         params: {
-          table: 'todos',
+          table: () => 'todos',
           where: async () => {
             window.calls.where++
             await new Promise((r) => setTimeout(r, 5))
@@ -156,6 +156,8 @@ for (const kind of ['a static value', 'an async function']) {
         return { rows: window.plain(rows), errs: window.errs }
       }, { server: t.server, asFn: kind !== 'a static value' })
       assert.deepEqual(result.errs, [{ cls: 'FetchError', status: 401 }])
+      assert.equal(await t.page.evaluate(() => window.stream.options.params.keep), 'k')
+      assert.equal(await t.page.evaluate(() => typeof window.stream.options.params.secret), kind === 'a static value' ? 'string' : 'function')
       assert.deepEqual(ids(result.rows), [...truth.rows.values()].map((r) => Number(r.id)).sort((a, b) => a - b))
       // Live changes keep flowing with the merged params.
       await txWithSecret(t.server, 's3cr3t', [insert(row(4))])
