@@ -58,7 +58,7 @@ export class Shape<T extends Row = Row> {
   /** The committed rows now, by key. */
   get currentValue(): Map<string, T> {
     if (!this.#value) {
-      this.#value = mapFromBulk<T>(this.stream._driver.rowsBulk(true))
+      this.#value = this.stream._mapValue(mapFromBulk<T>(this.stream._driver.rowsBulk(true)))
       this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
     }
     return this.#value
@@ -70,7 +70,7 @@ export class Shape<T extends Row = Row> {
     if (!map) return
     for (const k of deleted) map.delete(k)
     if (changed.length > 0) {
-      const rows = this.stream._driver.getMany(changed) as (T | undefined)[]
+      const rows = this.stream._mapRows(this.stream._driver.getMany(changed) as (T | undefined)[])
       changed.forEach((k, i) => {
         const row = rows[i]
         if (row === undefined) map.delete(k)

@@ -14,6 +14,7 @@ mod io;
 mod notes;
 mod options;
 mod prefetch;
+mod shape_def;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -34,7 +35,7 @@ use super::convert::{row_to_js_cached, KeyCache};
 use super::error::to_js_error;
 use super::ws;
 use crate::log::{Materializer, MaterializerOptions, Mode};
-use crate::protocol::request::LogMode;
+use crate::protocol::request::{LogMode, ShapeDefinition};
 use crate::protocol::{Key, Message, Parsers, Schema};
 use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, TimerId};
 use notes::Note;
@@ -58,6 +59,13 @@ pub(crate) struct Core {
     base_url: String,
     headers: Vec<(String, String)>,
     headers_provider: Option<Function>,
+    /// The shape definition requests are built from (the options', or the last one `onError`
+    /// set); the machine's own copy is only its starting point.
+    shape: ShapeDefinition,
+    /// Resolves the definition before every request (`params` holding (async) functions).
+    shape_provider: Option<Function>,
+    /// Body bytes read since the last batch note (progress).
+    bytes_pending: u64,
     /// The shared socket of `transport: 'websocket'` (HTTP is used once it proved unusable).
     ws: Option<ws::Link>,
     requests: HashMap<RequestId, AbortController>,
@@ -211,8 +219,11 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             let (socket, dropped) = {
                 let mut core = inner.core.borrow_mut();
                 // A browser WebSocket cannot carry request headers (auth tokens...): HTTP then.
-                let dropped =
-                    core.ws.is_some() && (!core.headers.is_empty() || core.headers_provider.is_some());
+                // Nor can it wait for a params provider: HTTP too.
+                let dropped = core.ws.is_some()
+                    && (!core.headers.is_empty()
+                        || core.headers_provider.is_some()
+                        || core.shape_provider.is_some());
                 if dropped {
                     core.ws = None;
                 }
@@ -220,11 +231,13 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     .ws
                     .clone()
                     .filter(ws::usable)
-                    .map(|link| (link, core.machine.shape().clone()));
+                    .map(|link| (link, core.shape.clone()));
                 (socket, dropped)
             };
             if dropped {
-                env::warn("eddy: transport 'websocket' cannot send request headers; this stream uses HTTP");
+                env::warn(
+                    "eddy: transport 'websocket' cannot send request headers or function params; this stream uses HTTP",
+                );
             }
             match socket {
                 Some((link, shape)) => {
@@ -271,9 +284,11 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     .count();
                 let changes = core.rows.ingest(batch.messages);
                 let schema = core.schema.clone();
+                let bytes = std::mem::take(&mut core.bytes_pending);
                 Note::Batch {
-                    batch: messages.map(|m| MessageBatch::new(m, schema)),
+                    batch: messages.map(|m| MessageBatch::new(m, schema, core.parsers.clone())),
                     changes_received,
+                    bytes,
                     with_keys: core.want_keys,
                     up_to_date: batch.up_to_date,
                     changes,
@@ -334,6 +349,11 @@ impl ShapeStreamDriver {
         let parsed = options::parse(options).map_err(|e| to_js_error(&e))?;
         let ws = (parsed.transport == Transport::WebSocket)
             .then(|| ws::link(&parsed.base_url, &parsed.config.shape.extra));
+        let mut parsers = Parsers::default();
+        for name in &parsed.parsers {
+            parsers.leave_as_text(name);
+        }
+        let shape = parsed.config.shape.clone();
         let mode = match parsed.config.shape.log {
             LogMode::Full => Mode::Full,
             LogMode::ChangesOnly => Mode::ChangesOnly,
@@ -344,11 +364,14 @@ impl ShapeStreamDriver {
             machine,
             rows: Materializer::with_options(MaterializerOptions { mode }),
             schema: None,
-            parsers: Parsers::default(),
+            parsers,
             keys: KeyCache::default(),
             base_url: parsed.base_url,
             headers: parsed.headers,
             headers_provider: None,
+            shape,
+            shape_provider: None,
+            bytes_pending: 0,
             ws,
             requests: HashMap::new(),
             sse_requests: HashSet::new(),

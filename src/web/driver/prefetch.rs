@@ -4,8 +4,8 @@
 //!
 //! Nothing is decided here: [`take`] hands the prefetched fetch to the machine's next request
 //! only when its URL is exactly the predicted one; any other request, an abort or the driver
-//! going away aborts it. Only plain long-poll HTTP with static headers prefetches (a headers
-//! function must run per request; the WebSocket has its own flow).
+//! going away aborts it. Only plain long-poll HTTP with static headers and params prefetches
+//! (header and param functions must run per request; the WebSocket has its own flow).
 
 use js_sys::Promise;
 use web_sys::{AbortController, Headers, RequestInit};
@@ -40,13 +40,17 @@ pub(super) fn start(inner: &Inner, status: u16, headers: &[(String, String)], ki
     };
     let (url, request_headers) = {
         let core = inner.core.borrow();
-        if core.headers_provider.is_some() || core.ws.is_some() || core.closed {
+        if core.headers_provider.is_some()
+            || core.shape_provider.is_some()
+            || core.ws.is_some()
+            || core.closed
+        {
             return;
         }
         let Some(params) = core.machine.prefetch_params(&meta) else {
             return;
         };
-        let Ok(url) = build_url(&core.base_url, core.machine.shape(), &params) else {
+        let Ok(url) = build_url(&core.base_url, &core.shape, &params) else {
             return;
         };
         (url, core.headers.clone())
