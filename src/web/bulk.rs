@@ -7,9 +7,10 @@
 //! `tests/e2e/facade.test.mjs` against the per-cell path, across every value kind).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::protocol::value::{write_json_str, write_json_value};
-use crate::protocol::{Column, Parsers, Row, Schema, ValueError};
+use crate::protocol::{Column, ColumnInfo, Parsers, Row, Schema, ValueError};
 
 /// Rows as one JSON document plus the columns that need converting after `JSON.parse`.
 #[derive(Debug, Default)]
@@ -22,6 +23,23 @@ pub struct BulkRows {
     pub bigint_columns: BTreeSet<Column>,
     /// Columns holding a non-finite float, written as `"NaN"`, `"Infinity"` or `"-Infinity"`.
     pub float_columns: BTreeSet<Column>,
+    /// Per column seen: its `"name":` text and schema entry, worked out once.
+    plans: Vec<ColumnPlan>,
+}
+
+#[derive(Debug)]
+struct ColumnPlan {
+    column: Column,
+    prefix: String,
+    info: Option<ColumnInfo>,
+}
+
+/// Bytes the JSON of `rows` takes at most, give or take: names, quotes and punctuation
+/// around each value (so the buffer is allocated once, not doubled at the end).
+pub fn estimate_bytes<'r>(rows: impl Iterator<Item = &'r Row>) -> usize {
+    rows.map(|r| 2 + r.iter().map(|(c, _)| c.len() + 6).sum::<usize>() + r.value_bytes())
+        .sum::<usize>()
+        + 2
 }
 
 impl BulkRows {
@@ -74,9 +92,10 @@ impl BulkRows {
             if i > 0 {
                 self.json.push(',');
             }
-            write_json_str(&mut self.json, column);
-            self.json.push(':');
-            let flags = write_json_value(&mut self.json, schema.column(column), text, parsers)
+            let plan = self.plan(i, column, schema);
+            let ColumnPlan { prefix, info, .. } = &self.plans[plan];
+            self.json.push_str(prefix);
+            let flags = write_json_value(&mut self.json, info.as_ref(), text, parsers)
                 .map_err(|e| e.with_column(column.clone()))?;
             if flags.bigint && !self.bigint_columns.contains(column) {
                 self.bigint_columns.insert(column.clone());
@@ -87,6 +106,30 @@ impl BulkRows {
         }
         self.json.push('}');
         Ok(())
+    }
+
+    /// The plan of `column`, found at `hint` (its position in the row) when rows keep their
+    /// column order, as they do.
+    fn plan(&mut self, hint: usize, column: &Column, schema: &Schema) -> usize {
+        if self
+            .plans
+            .get(hint)
+            .is_some_and(|p| Arc::ptr_eq(&p.column, column))
+        {
+            return hint;
+        }
+        if let Some(i) = self.plans.iter().position(|p| Arc::ptr_eq(&p.column, column)) {
+            return i;
+        }
+        let mut prefix = String::with_capacity(column.len() + 3);
+        write_json_str(&mut prefix, column);
+        prefix.push(':');
+        self.plans.push(ColumnPlan {
+            column: column.clone(),
+            prefix,
+            info: schema.column(column).cloned(),
+        });
+        self.plans.len() - 1
     }
 
     /// Close the documents.

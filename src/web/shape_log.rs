@@ -69,7 +69,7 @@ impl ShapeLog {
     /// `JSON.parse` on the JS side: the fast path for many rows.
     #[wasm_bindgen(js_name = rowsBulk)]
     pub fn rows_bulk(&self, with_keys: bool) -> Result<JsValue, JsValue> {
-        let mut b = BulkRows::with_capacity(self.rows.len() * 192);
+        let mut b = BulkRows::with_capacity(bulk::estimate_bytes(self.rows.rows().map(|(_, r)| r)));
         if with_keys {
             b = b.with_keys();
         }

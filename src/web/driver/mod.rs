@@ -579,7 +579,7 @@ impl ShapeStreamDriver {
         let core = self.inner.core.borrow();
         let empty = Schema::default();
         let schema = core.schema.as_deref().unwrap_or(&empty);
-        let mut b = BulkRows::with_capacity(core.rows.len() * 192);
+        let mut b = BulkRows::with_capacity(bulk::estimate_bytes(core.rows.rows().map(|(_, r)| r)));
         if with_keys {
             b = b.with_keys();
         }
