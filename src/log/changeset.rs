@@ -55,6 +55,17 @@ impl ChangeSet {
         self.inserted.is_empty() && self.updated.is_empty() && self.deleted.is_empty()
     }
 
+    /// Every key whose stored entry (row, tag state or relation) changed: inserted, updated,
+    /// deleted, then retagged. What a persister must rewrite (unlike [`ChangeSet::is_empty`],
+    /// which is about what subscribers see).
+    pub fn dirty_keys(&self) -> impl Iterator<Item = &Key> + '_ {
+        self.inserted
+            .iter()
+            .chain(&self.updated)
+            .chain(&self.deleted)
+            .chain(&self.retagged)
+    }
+
     /// Number of keys whose visible row changed (inserted + updated + deleted; not
     /// [`ChangeSet::retagged`]).
     pub fn len(&self) -> usize {
@@ -201,5 +212,12 @@ mod tests {
             "a tag-state change is not a visible change"
         );
         assert_eq!(retag_only.len(), 0);
+        assert_eq!(retag_only.dirty_keys().count(), 1);
+        let all = ChangeSet {
+            retagged: vec![Key::from("c")],
+            ..cs
+        };
+        let dirty: Vec<&str> = all.dirty_keys().map(Key::as_str).collect();
+        assert_eq!(dirty, ["b", "a", "c"]);
     }
 }

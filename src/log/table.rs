@@ -265,6 +265,26 @@ mod tests {
     }
 
     #[test]
+    fn relation_costs_one_pointer_per_row_and_is_shared() {
+        assert_eq!(
+            std::mem::size_of::<Option<Relation>>(),
+            std::mem::size_of::<usize>()
+        );
+        let mut m = RowMap::default();
+        let mut t = Tracker::disabled();
+        for k in ["a", "b"] {
+            let mut c = change(Operation::Insert, k, &[("id", k)]);
+            c.headers.relation = Some([Column::from("public"), Column::from("t")]);
+            m.apply(c, Mode::Full, &mut t);
+        }
+        let rel = |k: &str| m.get(&Key::from(k)).unwrap().relation.clone().unwrap();
+        assert!(
+            Arc::ptr_eq(&rel("a"), &rel("b")),
+            "equal relations share one allocation"
+        );
+    }
+
+    #[test]
     fn move_events_are_free_without_tags() {
         let mut m = RowMap::default();
         let mut t = Tracker::new();

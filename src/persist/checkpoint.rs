@@ -263,21 +263,15 @@ impl Checkpointer {
         self.definition_hash
     }
 
-    /// Remember the keys a materializer commit changed, including
-    /// [retagged](ChangeSet::retagged) ones (stored tag state and relation must follow too); a
+    /// Remember the keys a materializer commit changed ([`ChangeSet::dirty_keys`], so
+    /// including [retagged](ChangeSet::retagged) ones (stored tag state and relation must follow too); a
     /// `reset` change set schedules a full rewrite.
     pub fn record(&mut self, changes: &ChangeSet) {
         self.gen += 1;
         if changes.reset {
             self.reset_gen = Some(self.gen);
         }
-        for k in changes
-            .inserted
-            .iter()
-            .chain(&changes.updated)
-            .chain(&changes.deleted)
-            .chain(&changes.retagged)
-        {
+        for k in changes.dirty_keys() {
             self.dirty.insert(k.clone(), self.gen);
         }
     }
