@@ -6,7 +6,7 @@ use super::changeset::{ChangeSet, Tracker};
 use super::compact::snapshot_of;
 use super::table::RowMap;
 use super::tags::TagState;
-use crate::protocol::{ChangeMessage, ControlMessage, Key, Message, Row};
+use crate::protocol::{ChangeMessage, Column, ControlMessage, Key, Message, Row};
 
 /// The shape's `log` mode (ref §1), which decides how updates of unknown keys are treated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -167,6 +167,13 @@ impl Materializer {
         self.committed.get(key).and_then(|e| e.tags.as_deref())
     }
 
+    /// The `relation` (`[schema, table]`) of a committed row, from the last change message of
+    /// that row that carried one (`None` if none did). Rows with the same relation share one
+    /// allocation.
+    pub fn relation(&self, key: &Key) -> Option<&[Column; 2]> {
+        self.committed.get(key).and_then(|e| e.relation.as_deref())
+    }
+
     /// Number of committed rows.
     pub fn len(&self) -> usize {
         self.committed.len()
@@ -210,7 +217,7 @@ impl Materializer {
             let old = std::mem::replace(&mut self.committed, fresh);
             t.mark_reset();
             for (k, e) in old.into_entries() {
-                t.touch_owned(k, Some(e.row));
+                t.touch_owned(k, Some(e));
             }
             for k in self.committed.keys() {
                 t.touch(k, None);
