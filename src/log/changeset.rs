@@ -85,6 +85,9 @@ pub(crate) struct Tracker {
     enabled: bool,
     touched: IndexMap<Key, Option<Entry>, FxBuildHasher>,
     reset: bool,
+    /// The map was empty when this tracker started and nothing was touched before: every key
+    /// in the final map is an insert, whatever happened in between (the initial sync).
+    from_empty: bool,
 }
 
 impl Tracker {
@@ -94,6 +97,7 @@ impl Tracker {
             enabled: true,
             touched: IndexMap::default(),
             reset: false,
+            from_empty: false,
         }
     }
 
@@ -103,6 +107,7 @@ impl Tracker {
             enabled: false,
             touched: IndexMap::default(),
             reset: false,
+            from_empty: false,
         }
     }
 
@@ -133,6 +138,18 @@ impl Tracker {
         }
     }
 
+    /// True when nothing has been recorded yet.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.enabled && !self.reset && !self.from_empty && self.touched.is_empty()
+    }
+
+    /// The map was empty before the first change this tracker sees: report every key of the
+    /// final map as inserted and stop recording touches (they cannot change that answer).
+    pub(crate) fn mark_from_empty(&mut self) {
+        self.from_empty = true;
+        self.enabled = false;
+    }
+
     /// Mark that the map was replaced wholesale.
     pub(crate) fn mark_reset(&mut self) {
         self.reset = true;
@@ -144,6 +161,10 @@ impl Tracker {
             reset: self.reset,
             ..ChangeSet::default()
         };
+        if self.from_empty {
+            out.inserted = map.keys().cloned().collect();
+            return out;
+        }
         for (key, before) in self.touched {
             match (before, map.get(&key)) {
                 (None, Some(_)) => out.inserted.push(key),

@@ -75,7 +75,9 @@ pub struct MaterializerOptions {
 pub struct Materializer {
     options: MaterializerOptions,
     committed: RowMap,
-    pending: Vec<Message>,
+    /// Messages waiting for a commit point, in segments: a batch's messages are moved into a
+    /// segment sized for that batch, so a long initial sync never re-copies what is pending.
+    pending: Vec<Vec<Message>>,
     refetching: bool,
 }
 
@@ -117,9 +119,11 @@ impl Materializer {
     /// commit point stay pending.
     pub fn ingest(&mut self, messages: Vec<Message>) -> Option<ChangeSet> {
         let mut tracker: Option<Tracker> = None;
+        let mut left = messages.len();
         for m in messages {
+            left -= 1;
             match m {
-                Message::Change(_) | Message::Event(_) => self.pending.push(m),
+                Message::Change(_) | Message::Event(_) => self.stage(m, left),
                 Message::Control(ControlMessage::UpToDate { .. }) => {
                     self.commit(tracker.get_or_insert_with(Tracker::new));
                 }
@@ -132,6 +136,18 @@ impl Materializer {
             }
         }
         tracker.map(|t| t.finish(&self.committed))
+    }
+
+    /// Add a message to the pending buffer; `more` messages of this batch may follow.
+    fn stage(&mut self, m: Message, more: usize) {
+        match self.pending.last_mut() {
+            Some(segment) if segment.len() < segment.capacity() => segment.push(m),
+            _ => {
+                let mut segment = Vec::with_capacity(more + 1);
+                segment.push(m);
+                self.pending.push(segment);
+            }
+        }
     }
 
     /// The shape must be re-synced from scratch (a 409): drop the pending buffer and mark the
@@ -186,7 +202,7 @@ impl Materializer {
 
     /// Number of buffered change and move messages waiting for an `up-to-date`.
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.iter().map(Vec::len).sum()
     }
 
     /// The committed rows as compacted inserts (for persistence; restore with
@@ -201,11 +217,14 @@ impl Materializer {
             && self
                 .pending
                 .iter()
+                .flatten()
                 .all(|m| matches!(m, Message::Change(c) if c.headers.snapshot_mark.is_some()))
     }
 
     fn commit(&mut self, t: &mut Tracker) {
-        let pending = std::mem::take(&mut self.pending);
+        let pending: Vec<Vec<Message>> = std::mem::take(&mut self.pending);
+        let count = pending.iter().map(Vec::len).sum();
+        let pending = pending.into_iter().flatten();
         let mode = self.options.mode;
         if self.refetching {
             self.refetching = false;
@@ -221,6 +240,14 @@ impl Materializer {
             }
             for k in self.committed.keys() {
                 t.touch(k, None);
+            }
+        } else if self.committed.len() == 0 && t.is_fresh() {
+            // The first commit into an empty map (an initial sync): every surviving key is an
+            // insert, so tracking each touch would only rediscover that, at a hash per row.
+            t.mark_from_empty();
+            self.committed.reserve(count);
+            for m in pending {
+                apply_message(&mut self.committed, m, mode, t);
             }
         } else {
             for m in pending {

@@ -54,6 +54,11 @@ impl RowMap {
         self.entries.len()
     }
 
+    /// Make room for `additional` more rows.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+    }
+
     pub(crate) fn get(&self, key: &Key) -> Option<&Entry> {
         self.entries.get(key)
     }
