@@ -23,6 +23,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 pub mod error;
+pub mod fxhash;
 pub mod log;
 pub mod persist;
 pub mod protocol;

@@ -384,3 +384,43 @@ fn an_unusable_offset_in_a_200_fails() {
     let fx = d.ok(meta(HANDLE, Offset::BeforeAll, false), vec![]);
     assert_eq!(failed(&fx).map(|e| e.code()), Some("EDDY_STREAM_UNUSABLE_OFFSET"));
 }
+
+/// The shell may start the next catch-up request from the headers alone: the prediction must
+/// be exactly the request the machine issues after the body (including after a 409 cache
+/// buster and with an expired handle), and there is none once live or when up to date.
+#[test]
+fn prefetch_params_predict_the_next_catch_up_request_exactly() {
+    let mut d = Driver::new(config());
+    d.fire(Input::Start);
+    let m = meta(HANDLE, at(0, 0), false);
+    let predicted = d.s.prefetch_params(&m).expect("a catch-up answer is predictable");
+    d.ok(m, vec![change("a", None, None)]);
+    assert_eq!(d.params(), predicted);
+
+    // Up to date (by header): nothing to prefetch; a stale handle after a 409 neither.
+    assert_eq!(d.s.prefetch_params(&meta(HANDLE, at(1, 0), true)), None);
+    let fx = d.respond(
+        Ok(ResponseClass::MustRefetch {
+            handle: Some("h2".into()),
+        }),
+        None,
+    );
+    assert!(!issued(&fx).is_empty());
+    assert_eq!(
+        d.s.prefetch_params(&meta(HANDLE, at(2, 0), false)),
+        None,
+        "expired handle"
+    );
+    let m = meta("h2", at(2, 0), false);
+    let predicted = d.s.prefetch_params(&m).expect("the new handle's catch-up");
+    d.ok(m, vec![change("b", None, None)]);
+    assert_eq!(d.params(), predicted);
+
+    d.ok(meta("h2", end_of_snapshot(), true), vec![utd(None)]);
+    assert!(d.kind().live);
+    assert_eq!(
+        d.s.prefetch_params(&meta("h2", at(3, 0), false)),
+        None,
+        "live requests are not predicted"
+    );
+}

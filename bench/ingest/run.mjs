@@ -8,7 +8,7 @@
 //    run 0 is a warm-up. Reports time (median, min), MB/s of response bodies, the JS heap the page
 //    retains after the sync (CDP Runtime.getHeapUsage after HeapProfiler.collectGarbage, minus the
 //    same reading before) and eddy's wasm linear memory (the module's exported `memory`).
-// 2. Commit → callback latency per transport (long-poll, SSE): `commits` single-row commits, each a
+// 2. Commit → callback latency per transport (long-poll, SSE, and eddy's WebSocket): `commits` single-row commits, each a
 //    POST /v1/tx sent from the page; the time from just before the POST to the stream subscriber's
 //    callback seeing that row, both read from the page's `performance.now()`.
 //
@@ -158,14 +158,22 @@ try {
   // Commit → callback latency.
   const lat = {}
   let nextId = 1
-  for (const transport of ['long-poll', 'sse']) {
-    for (const which of transport === 'sse' ? ['electric', 'eddy'] : ['eddy', 'electric']) {
+  for (const transport of ['long-poll', 'sse', 'websocket']) {
+    // The official client has no WebSocket transport: eddy's multiplexed /v1/ws is compared
+    // with the official client's best (SSE) below.
+    const clients = transport === 'websocket' ? ['eddy'] : transport === 'sse' ? ['electric', 'eddy'] : ['eddy', 'electric']
+    for (const which of clients) {
       const { ctx, page } = await freshPage()
       const first = nextId
       nextId += COMMITS
       lat[`${transport}/${which}`] = await page.evaluate(async ({ server, which, transport, commits, first }) => {
         const lib = which === 'eddy' ? window.eddy : window.electric
-        const stream = new lib.ShapeStream({ url: `${server}/v1/shape`, params: { table: 'labels' }, liveSse: transport === 'sse' })
+        const stream = new lib.ShapeStream({
+          url: `${server}/v1/shape`,
+          params: { table: 'labels' },
+          liveSse: transport === 'sse',
+          ...(transport === 'websocket' ? { transport: 'websocket' } : {}),
+        })
         let waiting
         stream.subscribe((messages) => {
           for (const m of messages) {
@@ -209,16 +217,18 @@ try {
   console.log(`\nCommit → subscriber callback, ${COMMITS} single-row commits each (POST /v1/tx from the page, page clock)`)
   console.log(`| transport | client | p50 ms | p99 ms | max ms |`)
   console.log(`|---|---|---:|---:|---:|`)
-  for (const transport of ['long-poll', 'sse']) {
+  for (const transport of ['long-poll', 'sse', 'websocket']) {
     for (const which of ['eddy', 'electric']) {
       const xs = lat[`${transport}/${which}`]
+      if (!xs) continue
       console.log(`| ${transport} | ${LIBS[which]} | ${fmt(pct(xs, 0.5))} | ${fmt(pct(xs, 0.99))} | ${fmt(Math.max(...xs))} |`)
     }
+    const base = transport === 'websocket' ? 'sse' : transport
     const e50 = pct(lat[`${transport}/eddy`], 0.5)
-    const o50 = pct(lat[`${transport}/electric`], 0.5)
+    const o50 = pct(lat[`${base}/electric`], 0.5)
     const e99 = pct(lat[`${transport}/eddy`], 0.99)
-    const o99 = pct(lat[`${transport}/electric`], 0.99)
-    console.log(`| ${transport} | eddy / official | ${fmt(e50 / o50, 2)} | ${fmt(e99 / o99, 2)} | |`)
+    const o99 = pct(lat[`${base}/electric`], 0.99)
+    console.log(`| ${transport} | eddy / official${base !== transport ? ` (${base})` : ''} | ${fmt(e50 / o50, 2)} | ${fmt(e99 / o99, 2)} | |`)
   }
 } finally {
   await closeBrowser()

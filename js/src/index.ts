@@ -2,7 +2,7 @@
 // import (top-level await), so `import { ShapeStream, Shape } from 'eddy-sync'` just works.
 
 export { ShapeStream } from './stream.js'
-export type { ShapeStreamOptions, ShapeParams, BackoffOptions, RetryOpts } from './stream.js'
+export type { ShapeStreamOptions, ShapeParams, BackoffOptions, RetryOpts, MaybeFn } from './stream.js'
 export { Shape } from './shape.js'
 export type { ShapeChange } from './shape.js'
 export { ShapeStreamPersister, StorageError, StorageQuotaError } from './persister.js'
@@ -22,6 +22,8 @@ export {
   InvalidSignalError,
 } from './errors.js'
 export { isChangeMessage, isControlMessage } from './types.js'
+export { createColumnMapper, snakeCamelMapper, snakeToCamel, camelToSnake } from './column-mapper.js'
+export type { ColumnMapper } from './column-mapper.js'
 export type {
   Value,
   Row,
@@ -31,6 +33,9 @@ export type {
   EventMessage,
   ChangeHeaders,
   Status,
+  ColumnInfo,
+  Parser,
+  SyncProgress,
 } from './types.js'
 
 /** Defaults of `backoffOptions` (as in @electric-sql/client). */

@@ -10,7 +10,7 @@ import * as core from '../../pkg/web/eddy.js'
 import type { ShapeStream, StreamObserver } from './stream.js'
 import { EddyError, toEddyError } from './errors.js'
 import type { Note } from './wasm.js'
-import type { Message, Row, Status } from './types.js'
+import type { Message, Row, Status, SyncProgress } from './types.js'
 
 /** A storage failure (`code` EDDY_STORAGE_LOST / _CORRUPT / _BACKEND, EDDY_PERSIST_*). */
 export class StorageError extends EddyError {}
@@ -160,7 +160,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
       if (!this.#leader) void this.#waitForLeadership(lockName, storage)
       if (info.restored) {
         this.#restored = true
-        const note: Note = { type: `batch`, received: 0, upToDate: true, committed: true, changed: true }
+        const note: Note = { type: `batch`, received: 0, bytes: 0, upToDate: true, committed: true, changed: true }
         for (const o of this.#observers) o.onNote(note)
         for (const o of this.#observers) o.onFlush()
       }
@@ -374,6 +374,24 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     return this.stream._driver
   }
 
+  /** @internal `Shape`'s hooks: the stream's parsers and transformer. */
+  _mapRows<R>(rows: R[]): R[] {
+    return this.stream._mapRows(rows)
+  }
+  /** @internal */
+  _mapValue<R>(value: Map<string, R>): Map<string, R> {
+    return this.stream._mapValue(value)
+  }
+
+  /** The stream's progress callbacks (restored rows are not counted as received). */
+  onProgress(callback: (progress: SyncProgress) => void): () => void {
+    return this.stream.onProgress(callback)
+  }
+  /** The stream's status callbacks (`stale` is only visible through `status`). */
+  onStatus(callback: (status: Status) => void): () => void {
+    return this.stream.onStatus(callback)
+  }
+
   /** Stream messages (restored rows are not replayed as messages; read them from a `Shape`). */
   subscribe(callback: (messages: Message<T>[]) => unknown, onError?: (error: EddyError) => void): () => void {
     let off: (() => void) | undefined
@@ -411,7 +429,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   get error(): EddyError | false {
     return this.stream.error
   }
-  get progress() {
+  get progress(): SyncProgress {
     return this.stream.progress
   }
   isLoading(): boolean {

@@ -3,7 +3,7 @@
 // one per committed change; a must-refetch is silent and subscribers next see the re-synced
 // state (no empty flash). Rows live in the Rust materializer and become JS objects only when read.
 
-import { entriesFromBulk } from './bulk.js'
+import { mapFromBulk } from './bulk.js'
 import type { Note } from './wasm.js'
 import type { EddyError } from './errors.js'
 import type { ShapeStream } from './stream.js'
@@ -59,7 +59,7 @@ export class Shape<T extends Row = Row> {
   /** The committed rows now, by key. */
   get currentValue(): Map<string, T> {
     if (!this.#value) {
-      this.#value = new Map(entriesFromBulk<T>(this.stream._driver.rowsBulk(true)))
+      this.#value = this.stream._mapValue(mapFromBulk<T>(this.stream._driver.rowsBulk(true)))
       this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
     }
     return this.#value
@@ -71,7 +71,7 @@ export class Shape<T extends Row = Row> {
     if (!map) return
     for (const k of deleted) map.delete(k)
     if (changed.length > 0) {
-      const rows = this.stream._driver.getMany(changed) as (T | undefined)[]
+      const rows = this.stream._mapRows(this.stream._driver.getMany(changed) as (T | undefined)[])
       changed.forEach((k, i) => {
         const row = rows[i]
         if (row === undefined) map.delete(k)

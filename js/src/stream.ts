@@ -10,24 +10,31 @@ import {
   MissingShapeUrlError,
   toEddyError,
 } from './errors.js'
-import type { Message, Row, Status } from './types.js'
+import { rowMapper } from './parser.js'
+import { encodeWhere, type ColumnMapper } from './column-mapper.js'
+import type { ChangeMessage, Message, Parser, Row, Status, SyncProgress } from './types.js'
 
-type MaybeFn<V> = V | (() => V | Promise<V>)
+/** A value, or a (possibly async) function evaluated before every request. */
+export type MaybeFn<V> = V | (() => V | Promise<V>)
 
-/** Shape definition params (`params` of the official client). */
+/**
+ * Shape definition params (`params` of the official client). Every value except `log` may be an
+ * (async) function, evaluated before every request; a definition that changes between requests
+ * is a different shape: the server answers 409 and the stream re-syncs it from scratch.
+ */
 export interface ShapeParams {
-  table: string
-  where?: string
-  params?: string[] | Record<string, string>
-  columns?: string[]
-  replica?: `default` | `full`
+  table: MaybeFn<string>
+  where?: MaybeFn<string | undefined>
+  params?: MaybeFn<string[] | Record<string, string> | undefined>
+  columns?: MaybeFn<string[] | undefined>
+  replica?: MaybeFn<`default` | `full` | undefined>
   log?: `full` | `changes_only`
   [custom: string]: unknown
 }
 
 /** What `onError` may return to keep going: merged into the next requests. */
 export interface RetryOpts {
-  params?: Record<string, string>
+  params?: Partial<ShapeParams> & Record<string, unknown>
   headers?: Record<string, MaybeFn<string>>
 }
 
@@ -51,7 +58,19 @@ export interface ShapeStreamOptions {
   backoffOptions?: BackoffOptions
   liveRequestTimeoutMs?: number | false
   onError?: (error: EddyError) => void | RetryOpts | Promise<void | RetryOpts>
-  parser?: Record<string, (value: string) => unknown>
+  /**
+   * Per Postgres type name (`timestamptz`, `numeric`, `int8`, ...; for arrays the element
+   * type), a function from the value's text to the JS value; replaces the default typing of that
+   * type. Called with the column's schema info as second argument; never called for NULL.
+   */
+  parser?: Parser
+  /** Maps every row (`value` and `old_value` of messages, `Shape` rows) after parsing. */
+  transformer?: (row: Row) => Row
+  /**
+   * Renames columns: rows are decoded (db → app names) after parsing, before `transformer`;
+   * app names in `where` and `columns` are encoded for the request (see `snakeCamelMapper`).
+   */
+  columnMapper?: ColumnMapper
   /**
    * Live transport. Default `long-poll`. `websocket`: all such streams of the page to one server
    * share one WebSocket (`/v1/ws` next to the shape URL); where it cannot open, long-polling.
@@ -75,6 +94,9 @@ interface Subscriber<T extends Row> {
 
 const DEFINITION_KEYS = new Set([`table`, `where`, `params`, `columns`, `replica`, `log`])
 
+/** Placeholder table for the construction-time check when `table` is a function (never sent). */
+const DEFERRED_TABLE = `__eddy_deferred_table__`
+
 function rethrowLater(e: unknown): void {
   setTimeout(() => {
     throw e
@@ -96,16 +118,23 @@ export class ShapeStream<T extends Row = Row> {
   #started = false
   #closed = false
   #lastSyncedAt: number | undefined
-  #progress = { rows: 0, batches: 0 }
+  #progress = { rows: 0, batches: 0, bytes: 0 }
+  #params: ShapeParams
+  #progressListeners = new Set<(p: SyncProgress) => void>()
+  #statusListeners = new Set<(s: Status) => void>()
+  /** Row mapping (parser functions, transformer) for the current schema, if any. */
+  #mapRow: ((row: Row) => Row) | undefined
+  #mapSchema: string | undefined
+  #mapBuilt = false
 
   constructor(options: ShapeStreamOptions) {
     if (!options || !options.url) throw new MissingShapeUrlError(`Invalid shape options: missing required url parameter`, `EDDY_REQUEST_EMPTY_URL`, `MissingShapeUrlError`)
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new InvalidSignalError(`Invalid signal option: it must be an AbortSignal`, `EDDY_WEB_INVALID_SIGNAL`, `InvalidSignalError`)
     }
-    if (options.parser) console.warn(`eddy: custom parsers are not supported yet; values are typed by the core`)
     this.options = options
     this.#headers = { ...(options.headers ?? {}) }
+    this.#params = { ...(options.params ?? ({} as ShapeParams)) }
     const url = new URL(options.url, globalThis.location?.href)
     try {
       this.#driver = newDriver(JSON.stringify(driverOptions(options, url.toString())), this.#onNotes)
@@ -134,6 +163,21 @@ export class ShapeStream<T extends Row = Row> {
     }
   }
 
+  /**
+   * Call `callback` with the sync progress after every batch received (and after a
+   * must-refetch reset it); returns the unsubscribe function.
+   */
+  onProgress(callback: (progress: SyncProgress) => void): () => void {
+    this.#progressListeners.add(callback)
+    return () => this.#progressListeners.delete(callback)
+  }
+
+  /** Call `callback` with every new `status`; returns the unsubscribe function. */
+  onStatus(callback: (status: Status) => void): () => void {
+    this.#statusListeners.add(callback)
+    return () => this.#statusListeners.delete(callback)
+  }
+
   /** Drop every subscriber (the stream keeps its position; use the signal to stop it). */
   unsubscribeAll(): void {
     this.#subscribers.clear()
@@ -150,6 +194,32 @@ export class ShapeStream<T extends Row = Row> {
   /** @internal Used by `Shape` to read rows without building messages. */
   get _driver(): Driver {
     return this.#driver
+  }
+
+  /** @internal `Shape`'s hook: apply `parser` functions and `transformer` to rows read from the driver. */
+  _mapRows<R>(rows: R[]): R[] {
+    const map = this.#rowMapper()
+    if (map) for (let i = 0; i < rows.length; i++) if (rows[i] !== undefined) rows[i] = map(rows[i] as Row) as R
+    return rows
+  }
+
+  /** @internal `Shape`'s hook: {@link _mapRows} for a key → row map, in place. */
+  _mapValue<R>(value: Map<string, R>): Map<string, R> {
+    const map = this.#rowMapper()
+    if (map) for (const [k, row] of value) value.set(k, map(row as Row) as R)
+    return value
+  }
+
+  /** The row mapping for the driver's current schema (rebuilt when the schema changes). */
+  #rowMapper(): ((row: Row) => Row) | undefined {
+    const { parser, transformer, columnMapper } = this.options
+    if (!parser && !transformer && !columnMapper) return undefined
+    const schema = parser ? this.#driver.schema : undefined
+    if (this.#mapBuilt && schema === this.#mapSchema) return this.#mapRow
+    this.#mapBuilt = true
+    this.#mapSchema = schema
+    this.#mapRow = rowMapper(parser, schema, columnMapper?.decode, transformer)
+    return this.#mapRow
   }
 
   get isUpToDate(): boolean {
@@ -176,7 +246,7 @@ export class ShapeStream<T extends Row = Row> {
    * must-refetch). During the initial sync `rows` counts snapshot rows as they arrive, before
    * they become visible at the first up-to-date.
    */
-  get progress(): { rows: number; batches: number; upToDate: boolean } {
+  get progress(): SyncProgress {
     return { ...this.#progress, upToDate: this.isUpToDate }
   }
   isConnected(): boolean {
@@ -205,7 +275,27 @@ export class ShapeStream<T extends Row = Row> {
     if (this.#started || this.#closed) return
     this.#started = true
     this.#applyHeaders()
+    this.#applyParams()
     this.#driver.start()
+  }
+
+  /**
+   * Params with (async) function values: the driver asks for the definition before every
+   * request (as the official client resolves them per request). Static params after `onError`
+   * changed them: set once. Throws the typed error of a bad static definition.
+   */
+  #applyParams(changed = false): void {
+    const params = this.#params
+    if (Object.values(params).some((v) => typeof v === `function`)) {
+      this.#driver.setShapeProvider(async () => {
+        const entries = await Promise.all(
+          Object.entries(params).map(async ([k, v]) => [k, typeof v === `function` ? await v() : v])
+        )
+        return JSON.stringify(definition(Object.fromEntries(entries) as ShapeParams, this.options))
+      })
+    } else if (changed) {
+      this.#driver.setShape(JSON.stringify(definition(params, this.options)))
+    }
   }
 
   /** Static headers go to the driver once; (async) function values are evaluated per request. */
@@ -230,7 +320,19 @@ export class ShapeStream<T extends Row = Row> {
     if (this.#closed) return
     this.#closed = true
     this.#driver.abort()
-    this.#status = `closed`
+    this.#setStatus(`closed`)
+  }
+
+  #setStatus(status: Status): void {
+    if (status === this.#status) return
+    this.#status = status
+    for (const cb of [...this.#statusListeners]) {
+      try {
+        cb(status)
+      } catch (e) {
+        rethrowLater(e)
+      }
+    }
   }
 
   /**
@@ -239,15 +341,27 @@ export class ShapeStream<T extends Row = Row> {
    */
   #onNotes = (notes: Note[]): Promise<unknown> | undefined => {
     const busy: Promise<unknown>[] = []
+    let progressed = false
     for (const note of notes) {
       switch (note.type) {
         case `batch`: {
           this.#progress.rows += note.received
           this.#progress.batches += 1
+          this.#progress.bytes += note.bytes
+          progressed = true
           if (note.batch) {
             let messages: Message<T>[] = []
             try {
               messages = note.batch.messages() as Message<T>[]
+              const map = this.#rowMapper()
+              if (map) {
+                for (const m of messages) {
+                  if (!(`key` in m)) continue
+                  const c = m as ChangeMessage<T>
+                  c.value = map(c.value) as T
+                  if (c.old_value) c.old_value = map(c.old_value as Row) as Partial<T>
+                }
+              }
             } catch (e) {
               this.#handleError(toEddyError(e))
             } finally {
@@ -258,11 +372,12 @@ export class ShapeStream<T extends Row = Row> {
           break
         }
         case `must-refetch`:
-          this.#progress = { rows: 0, batches: 0 }
+          this.#progress = { rows: 0, batches: 0, bytes: 0 }
+          progressed = true
           this.#publish([note.message as Message<T>], busy)
           break
         case `status`:
-          this.#status = note.status as Status
+          this.#setStatus(note.status as Status)
           break
         case `up-to-date`:
           this.#lastSyncedAt = Date.now()
@@ -275,6 +390,16 @@ export class ShapeStream<T extends Row = Row> {
       if (note.type !== `error`) for (const o of this.#observers) o.onNote(note)
     }
     for (const o of this.#observers) o.onFlush()
+    if (progressed && this.#progressListeners.size > 0) {
+      const p = this.progress
+      for (const cb of [...this.#progressListeners]) {
+        try {
+          cb(p)
+        } catch (e) {
+          rethrowLater(e)
+        }
+      }
+    }
     return busy.length > 0 ? Promise.allSettled(busy) : undefined
   }
 
@@ -300,9 +425,19 @@ export class ShapeStream<T extends Row = Row> {
         rethrowLater(e)
       }
       if (retry && typeof retry === `object` && !this.#closed) {
-        if (retry.params) console.warn(`eddy: changing params from onError is not supported yet`)
+        if (retry.params) {
+          // Merged into the definition of the next requests (a changed definition is a new shape).
+          this.#params = { ...this.#params, ...retry.params } as ShapeParams
+          this.options.params = this.#params // visible in `stream.options`, as in the official client
+          try {
+            this.#applyParams(true)
+          } catch (e) {
+            return this.#handleError(toEddyError(e))
+          }
+        }
         if (retry.headers) {
           this.#headers = { ...this.#headers, ...retry.headers }
+          this.options.headers = this.#headers
           this.#applyHeaders()
         }
         this.#error = false
@@ -322,30 +457,48 @@ export class ShapeStream<T extends Row = Row> {
   }
 }
 
-function driverOptions(o: ShapeStreamOptions, url: string): Record<string, unknown> {
-  const p = o.params ?? ({} as ShapeParams)
-  if (!p.table) throw new InvalidShapeOptionsError(`params.table is required`, `EDDY_WEB_MISSING_TABLE`, `InvalidShapeOptionsError`)
+/**
+ * The driver's definition document from resolved params (function values are left out: the
+ * driver asks for them per request; a function `table` is checked later, per request).
+ */
+function definition(p: ShapeParams, o: ShapeStreamOptions): Record<string, unknown> {
+  const value = <V>(v: MaybeFn<V>): V | undefined => (typeof v === `function` ? undefined : (v as V))
+  const table = typeof p.table === `function` ? DEFERRED_TABLE : p.table
+  if (!table) throw new InvalidShapeOptionsError(`params.table is required`, `EDDY_WEB_MISSING_TABLE`, `InvalidShapeOptionsError`)
+  if (typeof p.log === `function`) {
+    throw new InvalidShapeOptionsError(`params.log cannot be a function`, `EDDY_WEB_FUNCTION_PARAM`, `InvalidShapeOptionsError`)
+  }
+  const encode = o.columnMapper?.encode
+  let where = value(p.where)
+  let columns = value(p.columns)
+  if (encode && where) where = encodeWhere(where, encode)
+  if (encode && columns) columns = columns.map((c) => encode(String(c)))
   const positional: Record<string, string> = {}
-  if (Array.isArray(p.params)) p.params.forEach((v, i) => (positional[String(i + 1)] = String(v)))
-  else if (p.params) for (const [k, v] of Object.entries(p.params)) positional[k] = String(v)
+  const pp = value(p.params)
+  if (Array.isArray(pp)) pp.forEach((v, i) => (positional[String(i + 1)] = String(v)))
+  else if (pp) for (const [k, v] of Object.entries(pp)) positional[k] = String(v)
   const extra: Record<string, string> = {}
   for (const [k, v] of Object.entries(p)) {
-    if (DEFINITION_KEYS.has(k) || v === undefined) continue
-    if (typeof v === `function`) {
-      throw new InvalidShapeOptionsError(`param ${k}: function values are not supported yet`, `EDDY_WEB_FUNCTION_PARAM`, `InvalidShapeOptionsError`)
-    }
-    extra[k] = String(v)
+    if (DEFINITION_KEYS.has(k) || v === undefined || typeof v === `function`) continue
+    extra[k] = Array.isArray(v) ? v.join(`,`) : String(v)
   }
+  return {
+    table,
+    where,
+    params: positional,
+    columns,
+    replica: value(p.replica),
+    log: p.log ?? o.log,
+    extra,
+  }
+}
+
+function driverOptions(o: ShapeStreamOptions, url: string): Record<string, unknown> {
   const transport = o.transport ?? (o.liveSse ? `sse` : `long-poll`)
   return {
     url,
-    table: p.table,
-    where: p.where,
-    params: positional,
-    columns: p.columns,
-    replica: p.replica,
-    log: p.log ?? o.log,
-    extra,
+    ...definition(o.params ?? ({} as ShapeParams), o),
+    parsers: o.parser ? Object.keys(o.parser).filter((k) => typeof o.parser![k] === `function`) : [],
     offset: o.offset,
     handle: o.handle,
     live: o.subscribe !== false,

@@ -65,3 +65,37 @@ export function isControlMessage<T extends Row = Row>(m: Message<T>): m is Contr
 
 /** The connection status. */
 export type Status = `connecting` | `syncing` | `live` | `paused` | `offline` | `error` | `closed` | `stale`
+
+/** One column of the shape's schema (the `electric-schema` header's entry). */
+export interface ColumnInfo {
+  /** Postgres type name; for arrays the element type. */
+  type: string
+  /** Array dimensions (absent for scalars). */
+  dims?: number
+  not_null?: boolean
+  pk_index?: number
+  max_length?: number
+  length?: number
+  precision?: number
+  scale?: number
+  fields?: string
+  type_mod?: number
+}
+
+/**
+ * Custom value parsers by Postgres type name, as in @electric-sql/client: the value's text
+ * (never NULL; array elements one by one) and the column's info → the JS value.
+ */
+export type Parser = Record<string, (value: string, additionalInfo?: ColumnInfo) => unknown>
+
+/** Sync progress since the start or the last must-refetch (`stream.progress`, `stream.onProgress`). */
+export interface SyncProgress {
+  /** Change messages received (snapshot rows count as they arrive, before they are visible). */
+  rows: number
+  /** Batches delivered. */
+  batches: number
+  /** Response body bytes received (HTTP long-poll and SSE; not counted on the WebSocket transport). */
+  bytes: number
+  /** An up-to-date was reached. */
+  upToDate: boolean
+}

@@ -27,6 +27,9 @@ export interface Driver {
   setVisible(visible: boolean): void
   setHeaders(names: string[], values: string[]): void
   setHeadersProvider(provider: () => Promise<string[][]>): void
+  setShape(definitionJson: string): void
+  setShapeProvider(provider: () => Promise<string>): void
+  readonly schema: string | undefined
   setWantMessages(want: boolean): void
   setWantKeys(want: boolean): void
   readonly status: string
@@ -53,6 +56,7 @@ export type Note =
       type: `batch`
       batch?: Batch
       received: number
+      bytes: number
       upToDate: boolean
       committed?: boolean
       changed?: boolean

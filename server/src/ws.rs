@@ -5,8 +5,15 @@
 //! the offset to resume from, so a client that reconnects (over WebSocket or plain HTTP) with
 //! `(handle, offset)` of the last batch it fully processed loses nothing. A socket holds one
 //! live slot (`--max-live`) however many shapes it carries.
+//!
+//! With `--faults <seed>:<rate>`, every subscribe and every batch about to be sent draws from
+//! the same kind of seeded sequence as `GET /v1/shape` ([`crate::faults`]), so clients' socket
+//! recovery can be tested: `unavailable`/`internal` end the subscription with a 503/500 error
+//! frame, `abort` cuts the socket before the batch and `truncate` right after it, `delay` holds
+//! the batch (and the ones after it), `rotate` drops the shape's handle (a `must-refetch`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::encode;
 use crate::engine::{self, Step};
+use crate::faults::{self, Fault};
 use crate::ident::quote_ident;
 use crate::shape::{DefParams, Shape};
 use crate::state::{AppState, LiveGuard, Resolved};
@@ -30,6 +38,33 @@ use crate::state::{AppState, LiveGuard, Resolved};
 pub const MAX_SUBSCRIPTIONS: usize = 64;
 /// Largest client frame accepted.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// What a subscription task hands to its socket.
+enum Out {
+    /// A text frame.
+    Frame(String),
+    /// An injected fault: drop the connection with no close frame.
+    Cut,
+}
+
+/// Subscribe and batch steps seen by the fault layer (`--faults`).
+static FAULT_STEPS: AtomicU64 = AtomicU64::new(0);
+
+/// The injected fault for the next step, if faults are on.
+fn fault(app: &AppState) -> Option<Fault> {
+    let spec = app.config.faults?;
+    faults::decide(spec, FAULT_STEPS.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The error frame of an injected `unavailable`/`internal` fault.
+fn fault_frame(id: &str, fault: Fault) -> Option<String> {
+    let (status, message) = match fault {
+        Fault::Unavailable => (503, "Injected fault: unavailable"),
+        Fault::Internal => (500, "Injected fault: internal error"),
+        _ => return None,
+    };
+    Some(error_frame(Some(id), status, "fault", message))
+}
 
 /// Upgrade to a WebSocket session (503 when the live limit is reached).
 pub async fn upgrade(State(app): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response<Body> {
@@ -58,7 +93,7 @@ fn error_frame(id: Option<&str>, status: u16, field: &str, message: impl Into<St
 }
 
 async fn session(app: Arc<AppState>, mut socket: WebSocket, _guard: LiveGuard) {
-    let (out_tx, mut out_rx) = mpsc::channel::<String>(256);
+    let (out_tx, mut out_rx) = mpsc::channel::<Out>(256);
     let mut subs: HashMap<String, JoinHandle<()>> = HashMap::new();
     loop {
         tokio::select! {
@@ -80,10 +115,13 @@ async fn session(app: Arc<AppState>, mut socket: WebSocket, _guard: LiveGuard) {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
-            Some(out) = out_rx.recv() => {
-                if socket.send(WsMessage::Text(out.into())).await.is_err() {
-                    break;
+            Some(out) = out_rx.recv() => match out {
+                Out::Frame(text) => {
+                    if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                        break;
+                    }
                 }
+                Out::Cut => break,
             }
         }
     }
@@ -96,7 +134,7 @@ async fn session(app: Arc<AppState>, mut socket: WebSocket, _guard: LiveGuard) {
 fn handle_frame(
     app: &Arc<AppState>,
     text: &str,
-    out: &mpsc::Sender<String>,
+    out: &mpsc::Sender<Out>,
     subs: &mut HashMap<String, JoinHandle<()>>,
 ) -> Option<String> {
     let Ok(frame) = serde_json::from_str::<Json>(text) else {
@@ -234,6 +272,10 @@ fn parse_subscribe(app: &AppState, f: &Json) -> Result<(Shape, Offset, Option<St
     Ok((shape, offset, handle.map(String::from)))
 }
 
+fn refetch_frame(id: &str, handle: &str) -> String {
+    json!({"type": "must-refetch", "id": id, "handle": handle}).to_string()
+}
+
 fn batch_frame(
     id: &str,
     handle: &str,
@@ -251,28 +293,67 @@ fn batch_frame(
     )
 }
 
+/// Drop `handle` as `DELETE /v1/shape` would (an injected `rotate`).
+async fn rotate(app: &Arc<AppState>, handle: String) {
+    let a = app.clone();
+    let _ = crate::http::blocking(move || a.drop_handles(&[handle])).await;
+}
+
+/// Carry out an injected fault before a step; `false` when the subscription has ended.
+async fn before_step(id: &str, fault: Fault, out: &mpsc::Sender<Out>) -> bool {
+    match fault {
+        Fault::Delay(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            true
+        }
+        Fault::Abort => {
+            let _ = out.send(Out::Cut).await;
+            false
+        }
+        Fault::Unavailable | Fault::Internal => {
+            if let Some(f) = fault_frame(id, fault) {
+                let _ = out.send(Out::Frame(f)).await;
+            }
+            false
+        }
+        // Carried out by the caller (they need the step's frame or handle).
+        Fault::Truncate | Fault::Rotate => true,
+    }
+}
+
 async fn run(
     app: Arc<AppState>,
     id: String,
     shape: Shape,
     mut offset: Offset,
     handle: Option<String>,
-    out: mpsc::Sender<String>,
+    out: mpsc::Sender<Out>,
 ) {
+    let injected = fault(&app);
+    if let Some(f) = injected {
+        if !before_step(&id, f, &out).await {
+            return;
+        }
+        match (f, &handle) {
+            (Fault::Rotate, Some(h)) => rotate(&app, h.clone()).await,
+            (Fault::Truncate, _) => {
+                let _ = out.send(Out::Cut).await;
+                return;
+            }
+            _ => {}
+        }
+    }
     let a = app.clone();
     let resolved = crate::http::blocking(move || a.resolve(&shape, handle.as_deref())).await;
     let entry = match resolved {
         Ok(Ok(Resolved::Entry(e))) => e,
         Ok(Ok(Resolved::Conflict(h))) => {
-            let _ = out
-                .send(json!({"type": "must-refetch", "id": id, "handle": h}).to_string())
-                .await;
+            let _ = out.send(Out::Frame(refetch_frame(&id, &h))).await;
             return;
         }
         _ => {
-            let _ = out
-                .send(error_frame(Some(&id), 500, "shape", "internal error"))
-                .await;
+            let f = error_frame(Some(&id), 500, "shape", "internal error");
+            let _ = out.send(Out::Frame(f)).await;
             return;
         }
     };
@@ -294,9 +375,25 @@ async fn run(
                     }
                     continue;
                 }
+                let injected = fault(&app);
+                if let Some(f) = injected {
+                    if !before_step(&id, f, &out).await {
+                        return;
+                    }
+                    if f == Fault::Rotate {
+                        // Not sent: the next step finds the handle gone (a must-refetch).
+                        rotate(&app, entry.handle.clone()).await;
+                        continue;
+                    }
+                }
                 let schema = first.then(|| entry.shape.schema_header());
                 first = false;
                 let f = batch_frame(&id, &entry.handle, &end, up_to_date, schema.as_deref(), &body);
+                if injected == Some(Fault::Truncate) {
+                    let _ = out.send(Out::Frame(f)).await;
+                    let _ = out.send(Out::Cut).await;
+                    return;
+                }
                 if let Ok(o) = Offset::parse(&end) {
                     offset = o;
                 }
@@ -304,28 +401,22 @@ async fn run(
                 f
             }
             Step::Refetch(h) => {
-                let _ = out
-                    .send(json!({"type": "must-refetch", "id": id, "handle": h}).to_string())
-                    .await;
+                let _ = out.send(Out::Frame(refetch_frame(&id, &h))).await;
                 return;
             }
             Step::OutOfBounds => {
-                let _ = out
-                    .send(error_frame(
-                        Some(&id),
-                        400,
-                        "offset",
-                        "out of bounds for this shape",
-                    ))
-                    .await;
+                let f = error_frame(Some(&id), 400, "offset", "out of bounds for this shape");
+                let _ = out.send(Out::Frame(f)).await;
                 return;
             }
             Step::Internal(e) => {
-                let _ = out.send(error_frame(Some(&id), 500, "shape", e)).await;
+                let _ = out
+                    .send(Out::Frame(error_frame(Some(&id), 500, "shape", e)))
+                    .await;
                 return;
             }
         };
-        if out.send(frame).await.is_err() {
+        if out.send(Out::Frame(frame)).await.is_err() {
             return;
         }
     }

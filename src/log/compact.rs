@@ -138,7 +138,7 @@ fn insert_of(key: Key, e: Entry) -> ChangeMessage {
         value: e.row,
         old_value: None,
         headers: ChangeHeaders {
-            relation: e.relation,
+            relation: e.relation.map(|r| (*r).clone()),
             tags,
             active_conditions,
             ..ChangeHeaders::default()

@@ -6,7 +6,7 @@ use super::changeset::{ChangeSet, Tracker};
 use super::compact::snapshot_of;
 use super::table::RowMap;
 use super::tags::TagState;
-use crate::protocol::{ChangeMessage, ControlMessage, Key, Message, Row};
+use crate::protocol::{ChangeMessage, Column, ControlMessage, Key, Message, Row};
 
 /// The shape's `log` mode (ref §1), which decides how updates of unknown keys are treated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -75,7 +75,9 @@ pub struct MaterializerOptions {
 pub struct Materializer {
     options: MaterializerOptions,
     committed: RowMap,
-    pending: Vec<Message>,
+    /// Messages waiting for a commit point, in segments: a batch's messages are moved into a
+    /// segment sized for that batch, so a long initial sync never re-copies what is pending.
+    pending: Vec<Vec<Message>>,
     refetching: bool,
 }
 
@@ -117,9 +119,11 @@ impl Materializer {
     /// commit point stay pending.
     pub fn ingest(&mut self, messages: Vec<Message>) -> Option<ChangeSet> {
         let mut tracker: Option<Tracker> = None;
+        let mut left = messages.len();
         for m in messages {
+            left -= 1;
             match m {
-                Message::Change(_) | Message::Event(_) => self.pending.push(m),
+                Message::Change(_) | Message::Event(_) => self.stage(m, left),
                 Message::Control(ControlMessage::UpToDate { .. }) => {
                     self.commit(tracker.get_or_insert_with(Tracker::new));
                 }
@@ -132,6 +136,18 @@ impl Materializer {
             }
         }
         tracker.map(|t| t.finish(&self.committed))
+    }
+
+    /// Add a message to the pending buffer; `more` messages of this batch may follow.
+    fn stage(&mut self, m: Message, more: usize) {
+        match self.pending.last_mut() {
+            Some(segment) if segment.len() < segment.capacity() => segment.push(m),
+            _ => {
+                let mut segment = Vec::with_capacity(more + 1);
+                segment.push(m);
+                self.pending.push(segment);
+            }
+        }
     }
 
     /// The shape must be re-synced from scratch (a 409): drop the pending buffer and mark the
@@ -167,6 +183,13 @@ impl Materializer {
         self.committed.get(key).and_then(|e| e.tags.as_deref())
     }
 
+    /// The `relation` (`[schema, table]`) of a committed row, from the last change message of
+    /// that row that carried one (`None` if none did). Rows with the same relation share one
+    /// allocation.
+    pub fn relation(&self, key: &Key) -> Option<&[Column; 2]> {
+        self.committed.get(key).and_then(|e| e.relation.as_deref())
+    }
+
     /// Number of committed rows.
     pub fn len(&self) -> usize {
         self.committed.len()
@@ -179,7 +202,7 @@ impl Materializer {
 
     /// Number of buffered change and move messages waiting for an `up-to-date`.
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.iter().map(Vec::len).sum()
     }
 
     /// The committed rows as compacted inserts (for persistence; restore with
@@ -194,11 +217,14 @@ impl Materializer {
             && self
                 .pending
                 .iter()
+                .flatten()
                 .all(|m| matches!(m, Message::Change(c) if c.headers.snapshot_mark.is_some()))
     }
 
     fn commit(&mut self, t: &mut Tracker) {
-        let pending = std::mem::take(&mut self.pending);
+        let pending: Vec<Vec<Message>> = std::mem::take(&mut self.pending);
+        let count = pending.iter().map(Vec::len).sum();
+        let pending = pending.into_iter().flatten();
         let mode = self.options.mode;
         if self.refetching {
             self.refetching = false;
@@ -210,10 +236,18 @@ impl Materializer {
             let old = std::mem::replace(&mut self.committed, fresh);
             t.mark_reset();
             for (k, e) in old.into_entries() {
-                t.touch_owned(k, Some(e.row));
+                t.touch_owned(k, Some(e));
             }
             for k in self.committed.keys() {
                 t.touch(k, None);
+            }
+        } else if self.committed.len() == 0 && t.is_fresh() {
+            // The first commit into an empty map (an initial sync): every surviving key is an
+            // insert, so tracking each touch would only rediscover that, at a hash per row.
+            t.mark_from_empty();
+            self.committed.reserve(count);
+            for m in pending {
+                apply_message(&mut self.committed, m, mode, t);
             }
         } else {
             for m in pending {

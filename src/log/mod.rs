@@ -3,7 +3,9 @@
 //! - [`Materializer`] buffers change messages and applies them atomically at each `up-to-date`
 //!   (the only transactionally consistent point, ref §3.1), reporting a [`ChangeSet`]. It keeps
 //!   the last committed rows visible through a `must-refetch` until the new handle's first
-//!   `up-to-date` replaces them (no empty flash, ref §6.2).
+//!   `up-to-date` replaces them (no empty flash, ref §6.2). Besides the visible changes, the
+//!   change set lists keys whose tag state or `relation` alone changed
+//!   ([`ChangeSet::retagged`]), for persistence.
 //! - [`compact`] / [`Compactor`] reduce any sequence of change messages to one `insert` per live
 //!   key; [`Materializer::snapshot`] does the same for the committed rows (persistence, ref §7).
 //!

@@ -11,12 +11,20 @@
 //!   partial value cannot lose columns. If the new key already holds a row (a re-delivered PK
 //!   change), the value is merged into that row instead, which keeps re-delivery idempotent.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
+
+use crate::fxhash::FxBuildHasher;
 
 use super::changeset::Tracker;
 use super::materialize::Mode;
 use super::tags::{MoveOutcome, TagState};
 use crate::protocol::{ChangeMessage, Column, EventMessage, Key, MoveKind, Operation, Row};
+
+/// A row's `[schema, table]`, shared: the rows of one shape (almost) always have the same one,
+/// so a [`RowMap`] hands out one allocation for all of them (8 bytes per row instead of 32).
+pub(crate) type Relation = Arc<[Column; 2]>;
 
 /// One committed row and what is stored alongside it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +32,7 @@ pub(crate) struct Entry {
     /// The materialized row.
     pub(crate) row: Row,
     /// `[schema, table]` from the last message that carried one.
-    pub(crate) relation: Option<[Column; 2]>,
+    pub(crate) relation: Option<Relation>,
     /// Subquery tag state, when the shape has tags.
     pub(crate) tags: Option<Box<TagState>>,
 }
@@ -32,16 +40,23 @@ pub(crate) struct Entry {
 /// Keyed rows plus the half-applied PK change, if any.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RowMap {
-    entries: IndexMap<Key, Entry>,
+    entries: IndexMap<Key, Entry, FxBuildHasher>,
     /// The row removed by a `delete` with `key_change_to`, waiting for its `insert`.
     carry: Option<(Key, Entry)>,
     /// Set once any row had tag state, so move events on ordinary shapes cost nothing.
     any_tags: bool,
+    /// The relation handed out last, reused while messages carry the same one.
+    relation: Option<Relation>,
 }
 
 impl RowMap {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Make room for `additional` more rows.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<&Entry> {
@@ -64,6 +79,19 @@ impl RowMap {
         self.entries.into_iter()
     }
 
+    /// The shared [`Relation`] for a message's `relation` header.
+    fn share(&mut self, relation: Option<[Column; 2]>) -> Option<Relation> {
+        let r = relation?;
+        match &self.relation {
+            Some(last) if **last == r => Some(last.clone()),
+            _ => {
+                let fresh = Arc::new(r);
+                self.relation = Some(fresh.clone());
+                Some(fresh)
+            }
+        }
+    }
+
     fn put(&mut self, key: Key, entry: Entry) {
         self.any_tags |= entry.tags.is_some();
         self.entries.insert(key, entry);
@@ -75,14 +103,17 @@ impl RowMap {
             key,
             operation,
             value,
-            headers,
+            mut headers,
             ..
         } = msg;
+        let relation = match operation {
+            Operation::Delete => None,
+            _ => self.share(headers.relation.take()),
+        };
         match operation {
             Operation::Insert => {
-                t.touch(&key, self.row(&key));
+                t.touch(&key, self.entries.get(&key));
                 let tags = TagState::from_headers(&headers);
-                let relation = headers.relation;
                 if let Some(from) = &headers.key_change_from {
                     let carried = match self.carry.take() {
                         Some((k, e)) if &k == from => Some(e),
@@ -123,18 +154,17 @@ impl RowMap {
             }
             Operation::Update => match self.entries.get_mut(&key) {
                 Some(e) => {
-                    t.touch(&key, Some(&e.row));
+                    t.touch(&key, Some(e));
                     e.row.merge_owned(value);
                     TagState::update(&mut e.tags, &headers);
-                    if headers.relation.is_some() {
-                        e.relation = headers.relation;
+                    if relation.is_some() {
+                        e.relation = relation;
                     }
                     self.any_tags |= e.tags.is_some();
                 }
                 None if mode == Mode::Full => {
                     t.touch(&key, None);
                     let tags = TagState::from_headers(&headers);
-                    let relation = headers.relation;
                     self.put(
                         key,
                         Entry {
@@ -149,7 +179,7 @@ impl RowMap {
             Operation::Delete => {
                 let removed = self.entries.swap_remove(&key);
                 if let Some(e) = &removed {
-                    t.touch(&key, Some(&e.row));
+                    t.touch(&key, Some(e));
                 }
                 if headers.key_change_to.is_some() {
                     self.carry = removed.map(|e| (key, e));
@@ -158,31 +188,37 @@ impl RowMap {
         }
     }
 
-    /// Apply a move-in / move-out event to every tagged row.
+    /// Apply a move-in / move-out event to every tagged row. A row whose tag state changes is
+    /// touched with its old state first (so a surviving row is reported as retagged).
     pub(crate) fn apply_event(&mut self, ev: &EventMessage, t: &mut Tracker) {
         if !self.any_tags {
             return;
         }
         match ev.kind {
             MoveKind::MoveIn => {
-                for e in self.entries.values_mut() {
-                    if let Some(s) = e.tags.as_mut() {
-                        s.move_in(&ev.patterns);
+                for (k, e) in self.entries.iter_mut() {
+                    let Entry { row, relation, tags } = e;
+                    if let Some(s) = tags.as_mut() {
+                        s.move_in(&ev.patterns, |old| t.touch_retag(k, row, relation, old));
                     }
                 }
             }
             MoveKind::MoveOut => {
                 let mut gone = Vec::new();
                 for (k, e) in self.entries.iter_mut() {
-                    if let Some(s) = e.tags.as_mut() {
-                        if s.move_out(&ev.patterns) == MoveOutcome::Gone {
+                    let Entry { row, relation, tags } = e;
+                    if let Some(s) = tags.as_mut() {
+                        let outcome = s.move_out(&ev.patterns, |old| t.touch_retag(k, row, relation, old));
+                        if outcome == MoveOutcome::Gone {
                             gone.push(k.clone());
                         }
                     }
                 }
                 for k in gone {
+                    // Usually already touched by the hook; not when the row was invisible
+                    // before and the move-out changed nothing (then its entry is the old one).
                     if let Some(e) = self.entries.swap_remove(&k) {
-                        t.touch_owned(k, Some(e.row));
+                        t.touch_owned(k, Some(e));
                     }
                 }
             }
@@ -230,6 +266,26 @@ mod tests {
         assert_eq!(
             m.row(&Key::from("b")),
             Some(&Row::from_pairs([("id", Some("b")), ("x", Some("1"))]))
+        );
+    }
+
+    #[test]
+    fn relation_costs_one_pointer_per_row_and_is_shared() {
+        assert_eq!(
+            std::mem::size_of::<Option<Relation>>(),
+            std::mem::size_of::<usize>()
+        );
+        let mut m = RowMap::default();
+        let mut t = Tracker::disabled();
+        for k in ["a", "b"] {
+            let mut c = change(Operation::Insert, k, &[("id", k)]);
+            c.headers.relation = Some([Column::from("public"), Column::from("t")]);
+            m.apply(c, Mode::Full, &mut t);
+        }
+        let rel = |k: &str| m.get(&Key::from(k)).unwrap().relation.clone().unwrap();
+        assert!(
+            Arc::ptr_eq(&rel("a"), &rel("b")),
+            "equal relations share one allocation"
         );
     }
 

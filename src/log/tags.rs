@@ -58,7 +58,8 @@ impl TagState {
     }
 
     /// Apply an update's tag headers: drop `removed_tags`, add `tags` (deduplicated), replace
-    /// `active_conditions` when the update carries them.
+    /// `active_conditions` when the update carries them. A state left with neither tags nor
+    /// `active_conditions` becomes `None`.
     pub(crate) fn update(state: &mut Option<Box<TagState>>, h: &ChangeHeaders) {
         if h.tags.is_empty() && h.removed_tags.is_empty() && h.active_conditions.is_empty() {
             return;
@@ -72,6 +73,10 @@ impl TagState {
         }
         if !h.active_conditions.is_empty() {
             s.active_conditions = h.active_conditions.clone();
+        }
+        if s.tags.is_empty() && s.active_conditions.is_empty() {
+            // Behaves exactly like no tag state, and is stored (snapshot, pages) as none.
+            *state = None;
         }
     }
 
@@ -92,26 +97,43 @@ impl TagState {
 
     /// Apply a move-out. With `active_conditions`: matched positions become inactive and the
     /// row goes when no disjunct stays fully active. Without: matching tags are dropped and the
-    /// row goes when none is left.
-    pub(crate) fn move_out(&mut self, patterns: &[MovePattern]) -> MoveOutcome {
+    /// row goes when none is left. `before` sees the state just before the first real change
+    /// (at most once; never when nothing changes), so a caller can record the old state
+    /// without cloning it for every row.
+    pub(crate) fn move_out(
+        &mut self,
+        patterns: &[MovePattern],
+        before: impl FnOnce(&TagState),
+    ) -> MoveOutcome {
+        let mut before = Some(before);
         let mut touched = false;
         if self.active_conditions.is_empty() {
-            let before = self.tags.len();
-            self.tags.retain(|t| !patterns.iter().any(|p| matches(t, p)));
-            touched = self.tags.len() != before;
+            let mut i = 0;
+            while i < self.tags.len() {
+                if patterns.iter().any(|p| matches(&self.tags[i], p)) {
+                    if let Some(f) = before.take() {
+                        f(self);
+                    }
+                    self.tags.remove(i);
+                    touched = true;
+                } else {
+                    i += 1;
+                }
+            }
             if touched && self.tags.is_empty() {
                 return MoveOutcome::Gone;
             }
         } else {
             for p in patterns {
-                if self.tags.iter().any(|t| matches(t, p)) {
-                    if let Some(flag) = usize::try_from(p.pos)
-                        .ok()
-                        .and_then(|i| self.active_conditions.get_mut(i))
-                    {
-                        *flag = false;
-                        touched = true;
+                let Some(i) = self.position_matched_by(p) else {
+                    continue;
+                };
+                touched = true;
+                if self.active_conditions[i] {
+                    if let Some(f) = before.take() {
+                        f(self);
                     }
+                    self.active_conditions[i] = false;
                 }
             }
             if touched && !self.is_visible() {
@@ -126,18 +148,26 @@ impl TagState {
     }
 
     /// Apply a move-in: matched positions become active again. Rows that newly qualify arrive
-    /// as inserts, so nothing is created here.
-    pub(crate) fn move_in(&mut self, patterns: &[MovePattern]) {
+    /// as inserts, so nothing is created here. `before` as for [`TagState::move_out`].
+    pub(crate) fn move_in(&mut self, patterns: &[MovePattern], before: impl FnOnce(&TagState)) {
+        let mut before = Some(before);
         for p in patterns {
-            if self.tags.iter().any(|t| matches(t, p)) {
-                if let Some(flag) = usize::try_from(p.pos)
-                    .ok()
-                    .and_then(|i| self.active_conditions.get_mut(i))
-                {
-                    *flag = true;
+            if let Some(i) = self.position_matched_by(p) {
+                if !self.active_conditions[i] {
+                    if let Some(f) = before.take() {
+                        f(self);
+                    }
+                    self.active_conditions[i] = true;
                 }
             }
         }
+    }
+
+    /// The `active_conditions` index of `p`'s position when some tag matches `p` (`None` when
+    /// nothing matches or the position is out of range).
+    fn position_matched_by(&self, p: &MovePattern) -> Option<usize> {
+        let i = usize::try_from(p.pos).ok()?;
+        (i < self.active_conditions.len() && self.tags.iter().any(|t| matches(t, p))).then_some(i)
     }
 }
 
@@ -173,33 +203,58 @@ mod tests {
     #[test]
     fn without_active_conditions_the_last_tag_decides() {
         let mut s = state(&["h1", "h2"], &[]);
-        assert_eq!(s.move_out(&[pat(0, "zz")]), MoveOutcome::Untouched);
-        assert_eq!(s.move_out(&[pat(0, "h1")]), MoveOutcome::Kept);
+        assert_eq!(s.move_out(&[pat(0, "zz")], |_| {}), MoveOutcome::Untouched);
+        assert_eq!(s.move_out(&[pat(0, "h1")], |_| {}), MoveOutcome::Kept);
         assert_eq!(s.tags, vec!["h2"]);
-        assert_eq!(s.move_out(&[pat(0, "h2")]), MoveOutcome::Gone);
+        assert_eq!(s.move_out(&[pat(0, "h2")], |_| {}), MoveOutcome::Gone);
     }
 
     #[test]
     fn with_active_conditions_a_row_survives_through_another_disjunct() {
         // (a IN sub1) OR (b IN sub2): positions 0 and 1, one disjunct each.
         let mut s = state(&["h1/", "/h2"], &[true, true]);
-        assert_eq!(s.move_out(&[pat(0, "h1")]), MoveOutcome::Kept);
+        assert_eq!(s.move_out(&[pat(0, "h1")], |_| {}), MoveOutcome::Kept);
         assert_eq!(s.active_conditions, vec![false, true]);
-        s.move_in(&[pat(0, "h1")]);
+        s.move_in(&[pat(0, "h1")], |_| {});
         assert_eq!(s.active_conditions, vec![true, true]);
-        assert_eq!(s.move_out(&[pat(0, "h1")]), MoveOutcome::Kept);
-        assert_eq!(s.move_out(&[pat(1, "h2")]), MoveOutcome::Gone);
+        assert_eq!(s.move_out(&[pat(0, "h1")], |_| {}), MoveOutcome::Kept);
+        assert_eq!(s.move_out(&[pat(1, "h2")], |_| {}), MoveOutcome::Gone);
     }
 
     #[test]
     fn a_conjunction_goes_when_any_position_fails() {
         // x = 1 AND a IN sub: position 0 is the plain condition, 1 the subquery.
         let mut s = state(&["1/h9"], &[true, true]);
-        assert_eq!(s.move_out(&[pat(1, "h9")]), MoveOutcome::Gone);
+        assert_eq!(s.move_out(&[pat(1, "h9")], |_| {}), MoveOutcome::Gone);
         // Out-of-range positions are ignored, never a panic.
         let mut s = state(&["1/h9"], &[true]);
-        assert_eq!(s.move_out(&[pat(1, "h9")]), MoveOutcome::Untouched);
+        assert_eq!(s.move_out(&[pat(1, "h9")], |_| {}), MoveOutcome::Untouched);
         assert!(s.is_visible());
+    }
+
+    #[test]
+    fn before_hook_sees_the_old_state_once_and_only_on_a_real_change() {
+        let mut seen = Vec::new();
+        let mut s = state(&["h1/", "/h2"], &[true, true]);
+        s.move_out(&[pat(0, "h1"), pat(1, "h2"), pat(1, "h2")], |old| {
+            seen.push(old.clone())
+        });
+        assert_eq!(seen, vec![state(&["h1/", "/h2"], &[true, true])]);
+        // Already inactive: matched but unchanged, so no hook.
+        let mut s = state(&["h1/"], &[false]);
+        s.move_out(&[pat(0, "h1")], |_| panic!("nothing changed"));
+        s.move_in(&[pat(0, "zz")], |_| panic!("nothing matched"));
+        let mut seen = Vec::new();
+        s.move_in(&[pat(0, "h1")], |old| seen.push(old.clone()));
+        assert_eq!(seen, vec![state(&["h1/"], &[false])]);
+        assert_eq!(s.active_conditions, vec![true]);
+        // Without active_conditions a move-in changes nothing; a move-out drops tags.
+        let mut s = state(&["a", "b", "a2"], &[]);
+        s.move_in(&[pat(0, "a")], |_| panic!("no flags to set"));
+        let mut seen = Vec::new();
+        s.move_out(&[pat(0, "a"), pat(0, "a2")], |old| seen.push(old.clone()));
+        assert_eq!(seen, vec![state(&["a", "b", "a2"], &[])]);
+        assert_eq!(s.tags, vec!["b"]);
     }
 
     #[test]
@@ -216,6 +271,15 @@ mod tests {
         let mut none = None;
         TagState::update(&mut none, &ChangeHeaders::default());
         assert!(none.is_none());
+        let only_removed = ChangeHeaders {
+            removed_tags: vec!["a".into(), "c".into()],
+            ..ChangeHeaders::default()
+        };
+        TagState::update(&mut none, &only_removed);
+        assert!(none.is_none(), "removing from nothing creates no state");
+        let mut st = Some(Box::new(state(&["a", "c"], &[])));
+        TagState::update(&mut st, &only_removed);
+        assert!(st.is_none(), "an emptied state is no state");
         assert!(TagState::from_headers(&ChangeHeaders::default()).is_none());
     }
 }

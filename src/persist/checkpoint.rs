@@ -73,7 +73,7 @@ impl PersistStats {
 
 /// Where the current rows come from when a plan is made.
 pub trait RowSource {
-    /// The committed row of `key` as an insert (value + tag state), `None` if absent.
+    /// The committed row of `key` as an insert (value, relation, tag state), `None` if absent.
     fn row(&self, key: &Key) -> Option<ChangeMessage>;
     /// Every key that has a row (used by `clear_first` plans).
     fn keys(&self) -> Vec<Key>;
@@ -82,7 +82,10 @@ pub trait RowSource {
 impl RowSource for Materializer {
     fn row(&self, key: &Key) -> Option<ChangeMessage> {
         let value = self.get(key)?.clone();
-        let mut headers = ChangeHeaders::default();
+        let mut headers = ChangeHeaders {
+            relation: self.relation(key).cloned(),
+            ..ChangeHeaders::default()
+        };
         if let Some(t) = self.tag_state(key) {
             headers.tags = t.tags.clone();
             headers.active_conditions = t.active_conditions.clone();
@@ -260,19 +263,15 @@ impl Checkpointer {
         self.definition_hash
     }
 
-    /// Remember the keys a materializer commit changed (a `reset` change set schedules a full
-    /// rewrite).
+    /// Remember the keys a materializer commit changed ([`ChangeSet::dirty_keys`], so
+    /// including [retagged](ChangeSet::retagged) ones (stored tag state and relation must follow too); a
+    /// `reset` change set schedules a full rewrite.
     pub fn record(&mut self, changes: &ChangeSet) {
         self.gen += 1;
         if changes.reset {
             self.reset_gen = Some(self.gen);
         }
-        for k in changes
-            .inserted
-            .iter()
-            .chain(&changes.updated)
-            .chain(&changes.deleted)
-        {
+        for k in changes.dirty_keys() {
             self.dirty.insert(k.clone(), self.gen);
         }
     }

@@ -6,6 +6,7 @@
 //! an unknown `operation` is an error instead: applying it wrongly or skipping it would both
 //! lose data.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::ser::SerializeMap;
@@ -206,19 +207,22 @@ impl Message {
 
 /// Parse a long-poll body: a JSON array of messages. Unknown kinds are dropped.
 pub fn parse_body(body: &[u8]) -> Result<Vec<Message>, MessageError> {
-    let raw: Vec<RawMessage> = serde_json::from_slice(body).map_err(json_error)?;
-    let mut out = Vec::with_capacity(raw.len());
-    for (index, m) in raw.into_iter().enumerate() {
-        if let Some(msg) = m.into_message(index)? {
-            out.push(msg);
-        }
+    // Each element becomes a `Message` as soon as it is read (no array of raw messages), and
+    // the first malformed one stops the read.
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let out = serde::Deserializer::deserialize_seq(&mut de, Messages { failed: &mut failed });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    let out = out.map_err(json_error)?;
+    de.end().map_err(json_error)?;
     Ok(out)
 }
 
 /// Parse one SSE `data:` payload: a single JSON object. `Ok(None)` for an unknown kind.
 pub fn parse_event(data: &[u8]) -> Result<Option<Message>, MessageError> {
-    let raw: RawMessage = serde_json::from_slice(data).map_err(json_error)?;
+    let raw: RawMessage<'_> = serde_json::from_slice(data).map_err(json_error)?;
     raw.into_message(0)
 }
 
@@ -237,26 +241,66 @@ fn json_error(e: serde_json::Error) -> MessageError {
     }
 }
 
+/// The array of a response body, read element by element into messages.
+struct Messages<'f> {
+    failed: &'f mut Option<MessageError>,
+}
+
+impl<'de> serde::de::Visitor<'de> for Messages<'_> {
+    type Value = Vec<Message>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of messages")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Message>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut index = 0;
+        while let Some(raw) = seq.next_element::<RawMessage<'de>>()? {
+            match raw.into_message(index) {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => {}
+                Err(e) => {
+                    *self.failed = Some(e);
+                    return Err(serde::de::Error::custom("malformed message"));
+                }
+            }
+            index += 1;
+        }
+        Ok(out)
+    }
+}
+
 /// Accepts a decimal string or a JSON number for a u64 field (servers differ).
 #[derive(Debug)]
 struct Decimal(u64);
 
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either<'a> {
-            N(u64),
-            #[serde(borrow)]
-            S(std::borrow::Cow<'a, str>),
-        }
-        match Either::deserialize(d)? {
-            Either::N(n) => Ok(Decimal(n)),
-            Either::S(s) => s
-                .parse::<u64>()
-                .map(Decimal)
-                .map_err(|_| serde::de::Error::custom(format!("expected a decimal integer, got {s:?}"))),
-        }
+        d.deserialize_any(DecimalVisitor)
+    }
+}
+
+struct DecimalVisitor;
+
+impl serde::de::Visitor<'_> for DecimalVisitor {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a decimal integer (number or string)")
+    }
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Decimal, E> {
+        Ok(Decimal(n))
+    }
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Decimal, E> {
+        u64::try_from(n)
+            .map(Decimal)
+            .map_err(|_| E::custom(format!("expected a decimal integer, got {n}")))
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Decimal, E> {
+        s.parse::<u64>()
+            .map(Decimal)
+            .map_err(|_| E::custom(format!("expected a decimal integer, got {s:?}")))
     }
 }
 
@@ -267,11 +311,15 @@ fn decimals(v: Option<Vec<Decimal>>) -> Vec<u64> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RawHeaders {
-    operation: Option<String>,
-    control: Option<String>,
-    event: Option<String>,
-    relation: Option<Vec<String>>,
+struct RawHeaders<'a> {
+    #[serde(borrow)]
+    operation: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    control: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    relation: Option<Vec<Cow<'a, str>>>,
     lsn: Option<Decimal>,
     op_position: Option<Decimal>,
     txids: Option<Vec<Decimal>>,
@@ -292,8 +340,9 @@ struct RawHeaders {
 }
 
 #[derive(Deserialize)]
-struct RawMessage {
-    headers: RawHeaders,
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    headers: RawHeaders<'a>,
     #[serde(default)]
     key: Option<Key>,
     #[serde(default)]
@@ -302,7 +351,7 @@ struct RawMessage {
     old_value: Option<Row>,
 }
 
-impl RawMessage {
+impl RawMessage<'_> {
     fn into_message(self, index: usize) -> Result<Option<Message>, MessageError> {
         let h = self.headers;
         let bad = |reason: &str| MessageError::Malformed {

@@ -10,10 +10,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+
+use crate::fxhash::FxBuildHasher;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 
 /// A column name, shared between all rows that have the column.
@@ -66,7 +67,7 @@ impl<'de> serde::Deserialize<'de> for Key {
 }
 
 thread_local! {
-    static COLUMNS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static COLUMNS: RefCell<HashSet<Arc<str>, FxBuildHasher>> = RefCell::new(HashSet::default());
 }
 
 /// Bound on the interner so hostile input with endless distinct names cannot grow it forever.
@@ -90,11 +91,24 @@ pub fn intern(name: &str) -> Column {
 /// One row (or a partial row: the changed columns of an update) in wire form.
 ///
 /// Columns keep their first-seen order. Lookups are linear, which beats hashing for the
-/// handful-to-dozens of columns a table has.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// handful-to-dozens of columns a table has. The values live packed in one text buffer (a row
+/// is two allocations, not one per value, which made allocation the top cost of ingesting in
+/// the browser); replacing a value leaves its old bytes behind until the buffer is more than
+/// half garbage, then it is compacted.
+#[derive(Clone, Default)]
 pub struct Row {
-    cols: Vec<(Column, Option<Box<str>>)>,
+    cols: Vec<(Column, Span)>,
+    text: String,
 }
+
+/// Where a value sits in [`Row::text`]; `start == NULL` is SQL NULL.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+const NULL: usize = usize::MAX;
 
 impl Row {
     /// An empty row.
@@ -102,11 +116,19 @@ impl Row {
         Row::default()
     }
 
+    /// An empty row with room for `columns` columns and `bytes` of value text.
+    pub fn with_capacity(columns: usize, bytes: usize) -> Self {
+        Row {
+            cols: Vec::with_capacity(columns),
+            text: String::with_capacity(bytes),
+        }
+    }
+
     /// Build from `(column, value)` pairs; a later duplicate column overwrites an earlier one.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Self {
         let mut r = Row::new();
         for (c, v) in pairs {
-            r.set(intern(c), v.map(Into::into));
+            r.set_text(intern(c), v);
         }
         r
     }
@@ -121,12 +143,20 @@ impl Row {
         self.cols.is_empty()
     }
 
+    fn value(&self, span: Span) -> Option<&str> {
+        if span.start == NULL {
+            None
+        } else {
+            self.text.get(span.start..span.start + span.len)
+        }
+    }
+
     /// `Some(None)` for a present NULL, `None` for an absent column.
     pub fn get(&self, column: &str) -> Option<Option<&str>> {
         self.cols
             .iter()
             .find(|(c, _)| &**c == column)
-            .map(|(_, v)| v.as_deref())
+            .map(|(_, span)| self.value(*span))
     }
 
     /// True if the column is present (possibly NULL).
@@ -136,51 +166,111 @@ impl Row {
 
     /// Set a column, keeping its position if it was present.
     pub fn set(&mut self, column: Column, value: Option<Box<str>>) {
-        match self.cols.iter_mut().find(|(c, _)| *c == column) {
-            Some(slot) => slot.1 = value,
-            None => self.cols.push((column, value)),
+        self.set_text(column, value.as_deref());
+    }
+
+    /// Set a column from borrowed text, keeping its position if it was present.
+    pub fn set_text(&mut self, column: Column, value: Option<&str>) {
+        let span = self.append(value);
+        self.put_span(column, span);
+    }
+
+    fn append(&mut self, value: Option<&str>) -> Span {
+        match value {
+            None => Span { start: NULL, len: 0 },
+            Some(v) => {
+                let start = self.text.len();
+                self.text.push_str(v);
+                Span { start, len: v.len() }
+            }
         }
+    }
+
+    fn put_span(&mut self, column: Column, span: Span) {
+        match self.cols.iter_mut().find(|(c, _)| *c == column) {
+            Some(slot) => {
+                slot.1 = span;
+                self.compact_if_sparse();
+            }
+            None => self.cols.push((column, span)),
+        }
+    }
+
+    /// Rebuild the buffer once replaced values left more garbage than live text.
+    fn compact_if_sparse(&mut self) {
+        let live = self.value_bytes();
+        if self.text.len() <= 2 * live + 64 {
+            return;
+        }
+        let mut text = String::with_capacity(live);
+        for (_, span) in &mut self.cols {
+            if span.start != NULL {
+                let start = text.len();
+                text.push_str(
+                    self.text
+                        .get(span.start..span.start + span.len)
+                        .unwrap_or_default(),
+                );
+                span.start = start;
+            }
+        }
+        self.text = text;
     }
 
     /// Remove a column; returns whether it was present.
     pub fn remove(&mut self, column: &str) -> bool {
         let before = self.cols.len();
         self.cols.retain(|(c, _)| &**c != column);
-        before != self.cols.len()
+        let removed = before != self.cols.len();
+        if removed {
+            self.compact_if_sparse();
+        }
+        removed
     }
 
     /// Overlay every column of `patch` onto this row (an update's merge, ref §3.1).
     pub fn merge(&mut self, patch: &Row) {
-        for (c, v) in &patch.cols {
-            self.set(c.clone(), v.clone());
+        for (c, v) in patch.iter() {
+            self.set_text(c.clone(), v);
         }
     }
 
-    /// Like [`Row::merge`], consuming the patch (no clones of its values).
+    /// Like [`Row::merge`], consuming the patch.
     pub fn merge_owned(&mut self, patch: Row) {
-        for (c, v) in patch.cols {
-            self.set(c, v);
-        }
+        self.merge(&patch);
     }
 
     /// Columns and values in order.
     pub fn iter(&self) -> impl Iterator<Item = (&Column, Option<&str>)> {
-        self.cols.iter().map(|(c, v)| (c, v.as_deref()))
+        self.cols.iter().map(|(c, span)| (c, self.value(*span)))
     }
 
-    /// Approximate heap bytes held by the values (for progress and compaction accounting).
+    /// Bytes of value text (for progress and compaction accounting).
     pub fn value_bytes(&self) -> usize {
         self.cols
             .iter()
-            .map(|(_, v)| v.as_ref().map_or(0, |s| s.len()))
+            .map(|(_, span)| if span.start == NULL { 0 } else { span.len })
             .sum()
     }
 }
 
+/// Rows are equal when they have the same columns in the same order with the same values.
+impl PartialEq for Row {
+    fn eq(&self, other: &Row) -> bool {
+        self.cols.len() == other.cols.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((ca, va), (cb, vb))| ca == cb && va == vb)
+    }
+}
+
+impl Eq for Row {}
+
 impl fmt::Debug for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.cols.iter().map(|(c, v)| (&**c, v.as_deref())))
+            .entries(self.iter().map(|(c, v)| (&**c, v)))
             .finish()
     }
 }
@@ -188,8 +278,8 @@ impl fmt::Debug for Row {
 impl serde::Serialize for Row {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.cols.len()))?;
-        for (c, v) in &self.cols {
-            m.serialize_entry(&**c, &v.as_deref())?;
+        for (c, v) in self.iter() {
+            m.serialize_entry(&**c, &v)?;
         }
         m.end()
     }
@@ -197,88 +287,11 @@ impl serde::Serialize for Row {
 
 impl<'de> serde::Deserialize<'de> for Row {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(RowVisitor)
+        d.deserialize_map(wire::RowVisitor)
     }
 }
 
-struct RowVisitor;
-
-impl<'de> Visitor<'de> for RowVisitor {
-    type Value = Row;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of column name to text value or null")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
-        let mut row = Row {
-            cols: Vec::with_capacity(map.size_hint().unwrap_or(8)),
-        };
-        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let value = map.next_value::<WireText>()?.0;
-            row.set(intern(&name), value);
-        }
-        Ok(row)
-    }
-}
-
-/// A wire value: a string or null. Other JSON scalars (from servers that are not Electric) are
-/// accepted as their JSON text; objects and arrays as their compact JSON, so nothing is lost.
-struct WireText(Option<Box<str>>);
-
-impl<'de> serde::Deserialize<'de> for WireText {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(WireTextVisitor)
-    }
-}
-
-struct WireTextVisitor;
-
-impl<'de> Visitor<'de> for WireTextVisitor {
-    type Value = WireText;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a text value or null")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<WireText, E> {
-        Ok(WireText(Some(v.into())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<WireText, E> {
-        Ok(WireText(Some(v.into_boxed_str())))
-    }
-    fn visit_unit<E>(self) -> Result<WireText, E> {
-        Ok(WireText(None))
-    }
-    fn visit_none<E>(self) -> Result<WireText, E> {
-        Ok(WireText(None))
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<WireText, E> {
-        Ok(WireText(Some(if v { "true" } else { "false" }.into())))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<WireText, E> {
-        Ok(WireText(Some(v.to_string().into())))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<WireText, E> {
-        Ok(WireText(Some(v.to_string().into())))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<WireText, E> {
-        Ok(WireText(Some(
-            serde_json::Number::from_f64(v)
-                .map_or_else(|| v.to_string(), |n| n.to_string())
-                .into(),
-        )))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<WireText, A::Error> {
-        let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        Ok(WireText(Some(v.to_string().into())))
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<WireText, A::Error> {
-        let v = serde_json::Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(WireText(Some(v.to_string().into())))
-    }
-}
-
-use serde::Deserialize as _;
+mod wire;
 
 #[cfg(test)]
 mod tests {
@@ -325,5 +338,59 @@ mod tests {
         assert!(r.remove("b"));
         assert!(!r.remove("b"));
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn replaced_values_are_compacted_and_do_not_affect_equality() {
+        let mut r = Row::from_pairs([("a", Some("1")), ("b", Some("x"))]);
+        for i in 0..1000 {
+            r.set_text(intern("a"), Some(&format!("value number {i}")));
+        }
+        assert_eq!(r.get("a"), Some(Some("value number 999")));
+        assert_eq!(r.get("b"), Some(Some("x")));
+        assert!(
+            r.text.len() <= 2 * r.value_bytes() + 64,
+            "buffer {} for {} live",
+            r.text.len(),
+            r.value_bytes()
+        );
+        let fresh = Row::from_pairs([("a", Some("value number 999")), ("b", Some("x"))]);
+        assert_eq!(r, fresh);
+        r.set_text(intern("b"), None);
+        assert_eq!(r.get("b"), Some(None));
+        assert_ne!(r, fresh);
+    }
+
+    #[test]
+    fn rows_with_changing_column_order_read_correctly() {
+        // The reader reuses the previous row's names when the order repeats; it must notice
+        // when it does not.
+        let rows: Vec<Row> = serde_json::from_str(
+            r#"[{"a":"1","b":"2"},{"a":"3","b":"4"},{"b":"5","a":"6"},{"a":"7"},{"a":"8","b":"9","c":null}]"#,
+        )
+        .unwrap();
+        let seen: Vec<Vec<(String, Option<String>)>> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|(c, v)| (c.to_string(), v.map(str::to_owned)))
+                    .collect()
+            })
+            .collect();
+        let p = |c: &str, v: Option<&str>| (c.to_owned(), v.map(str::to_owned));
+        assert_eq!(
+            seen,
+            vec![
+                vec![p("a", Some("1")), p("b", Some("2"))],
+                vec![p("a", Some("3")), p("b", Some("4"))],
+                vec![p("b", Some("5")), p("a", Some("6"))],
+                vec![p("a", Some("7"))],
+                vec![p("a", Some("8")), p("b", Some("9")), p("c", None)],
+            ]
+        );
+        assert!(Arc::ptr_eq(
+            rows[0].iter().next().unwrap().0,
+            rows[4].iter().next().unwrap().0
+        ));
     }
 }

@@ -9,6 +9,8 @@
 use std::fmt;
 
 use indexmap::IndexMap;
+
+use crate::fxhash::FxBuildHasher;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde_json::Value as Json;
@@ -228,7 +230,7 @@ impl serde::Serialize for ColumnInfo {
 /// Equality compares the columns and their type info, not their order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Schema {
-    columns: IndexMap<Column, ColumnInfo>,
+    columns: IndexMap<Column, ColumnInfo, FxBuildHasher>,
 }
 
 impl Schema {
@@ -255,7 +257,7 @@ impl Schema {
     }
 
     fn from_raw(raw: RawSchema) -> Result<Schema, SchemaError> {
-        let mut columns = IndexMap::with_capacity(raw.0.len());
+        let mut columns = IndexMap::with_capacity_and_hasher(raw.0.len(), FxBuildHasher::default());
         for (name, v) in raw.0 {
             let info = ColumnInfo::from_json(&name, &v)?;
             columns.insert(intern(&name), info);

@@ -22,9 +22,11 @@ use super::row::{Column, Row};
 use super::schema::{ColumnInfo, Schema};
 
 mod error;
+mod json;
 mod parsers;
 
 pub use error::ValueError;
+pub use json::{write_json_str, write_json_value, write_value as write_json_typed, JsonFlags};
 use parsers::Kind;
 pub use parsers::{ParseFn, Parsers};
 

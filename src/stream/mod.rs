@@ -47,6 +47,7 @@ mod error;
 mod fast_loop;
 mod getters;
 mod machine;
+mod prefetch;
 mod respond;
 mod rng;
 mod sse;

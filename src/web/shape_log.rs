@@ -65,11 +65,14 @@ impl ShapeLog {
             .collect()
     }
 
-    /// All committed rows in one JSON document (`{json, bigint, float}`; see `web::bulk`), for
+    /// All committed rows in one JSON document (`{json, keys?, bigint, float}`; see `web::bulk`), for
     /// `JSON.parse` on the JS side: the fast path for many rows.
     #[wasm_bindgen(js_name = rowsBulk)]
     pub fn rows_bulk(&self, with_keys: bool) -> Result<JsValue, JsValue> {
-        let mut b = BulkRows::new();
+        let mut b = BulkRows::with_capacity(bulk::estimate_bytes(self.rows.rows().map(|(_, r)| r)));
+        if with_keys {
+            b = b.with_keys();
+        }
         for (key, row) in self.rows.rows() {
             b.push(with_keys.then(|| key.as_str()), &self.schema, row, &self.parsers)
                 .map_err(|e| to_js_error(&e))?;

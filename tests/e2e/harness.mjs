@@ -91,6 +91,7 @@ export function browser() {
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...(process.env.EDDY_JS_FLAGS ? [`--js-flags=${process.env.EDDY_JS_FLAGS}`] : []),
     ],
   })
   return browserPromise

@@ -1,12 +1,22 @@
 // End-to-end: `transport: 'websocket'` — the streams of a page share one WebSocket to
 // eddy-server's /v1/ws (server/PROTOCOL-WS.md): initial sync and live changes, several shapes on
-// one socket, 409 refetch, a socket cut mid-stream (reconnect and resume by offset), and the
-// HTTP fallback when the upgrade is refused. Headless Chromium against a real eddy-server; the
-// page's WebSocket is wrapped to count connections and record the frames sent.
+// one socket, 409 refetch, a socket cut mid-stream and a server restart (reconnect with backoff
+// and resume by offset), and the HTTP fallback when the upgrade is refused or never completes.
+// Headless Chromium against a real eddy-server; the page's WebSocket is wrapped to count
+// connections and record the frames sent.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, connect } from 'node:net'
-import { setup, until, closeBrowser, startProxy } from './harness.mjs'
+import { createServer as createHttpServer } from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import { writeFileSync } from 'node:fs'
+import { setup, until, closeBrowser, startProxy, startEddyServer } from './harness.mjs'
+import { SCHEMA } from '../conformance/harness.mjs'
+import { rng, randomTx, expected } from '../conformance/model.mjs'
+import { plain } from './interop-support.mjs'
 
 after(closeBrowser)
 
@@ -35,12 +45,16 @@ async function officialRows(page, server, params = { table: 'todos' }) {
   return sortRows(rows)
 }
 
-/** Wrap the page's WebSocket: count sockets, closes, and record every frame sent. */
+/**
+ * Wrap the page's WebSocket: count sockets, closes, record every frame sent and every received
+ * frame that is not a batch (`wsRecv`: `{ url, type, status }`).
+ */
 async function wrapWebSocket(page) {
   await page.evaluate(() => {
     window.wsOpened = []
     window.wsClosed = 0
     window.wsSent = []
+    window.wsRecv = []
     window.wsSockets = []
     const Native = window.WebSocket
     window.WebSocket = class extends Native {
@@ -49,6 +63,10 @@ async function wrapWebSocket(page) {
         window.wsOpened.push(url)
         window.wsSockets.push(this)
         this.addEventListener('close', () => window.wsClosed++)
+        this.addEventListener('message', (e) => {
+          const f = JSON.parse(e.data)
+          if (f.type !== 'batch') window.wsRecv.push({ url, type: f.type, status: f.status })
+        })
       }
       send(data) {
         window.wsSent.push(JSON.parse(data))
@@ -58,8 +76,11 @@ async function wrapWebSocket(page) {
   })
 }
 
-/** Start a websocket stream + Shape under `name`; records notifications and messages. */
-async function startShape(page, url, name = 'main', params = { table: 'todos' }, more = {}) {
+/**
+ * Start a websocket stream + Shape under `name`; records notifications and messages. Waits (up
+ * to `wait` ms) for the first rows.
+ */
+async function startShape(page, url, name = 'main', params = { table: 'todos' }, more = {}, wait = 10_000) {
   await page.evaluate(
     ({ url, name, params, more }) => {
       const { ShapeStream, Shape } = window.eddy
@@ -84,17 +105,20 @@ async function startShape(page, url, name = 'main', params = { table: 'todos' },
     },
     { url, name, params, more },
   )
-  await until(page, (name) => window.s[name].shape.rows.then(() => true), name)
+  await until(page, (name) => window.s[name].shape.rows.then(() => true), name, wait)
 }
 
 const pageRows = (page, name = 'main') =>
   page.evaluate(async (name) => window.plain(await window.s[name].shape.rows), name).then(sortRows)
 
-/** A TCP proxy (HTTP and WebSocket alike) whose connections can all be cut at once. */
+/**
+ * A TCP proxy (HTTP and WebSocket alike) whose connections can all be cut at once. `target`: a
+ * base URL, or a function giving the current one (a restarted server has a new port).
+ */
 async function tcpProxy(target) {
-  const { hostname, port } = new URL(target)
   const sockets = new Set()
   const server = createServer((client) => {
+    const { hostname, port } = new URL(typeof target === 'function' ? target() : target)
     const upstream = connect(Number(port), hostname)
     for (const s of [client, upstream]) {
       sockets.add(s)
@@ -381,5 +405,185 @@ test('websocket: an error frame (400, bad where) is a FetchError with the server
     assert.equal(s.status, 'error')
   } finally {
     await t.close()
+  }
+})
+
+test('websocket: the server restarts (socket dropped): reconnects with backoff while it is down, resumes by offset, nothing lost or repeated', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-ws-'))
+  const data = join(dir, 'data.sqlite')
+  let server = await startEddyServer(['--data', data])
+  let down = false
+  // While the server is down the proxy refuses every connection (connects to a closed port).
+  const proxy = await tcpProxy(() => (down ? 'http://127.0.0.1:1' : server.url))
+  const t = await setup()
+  const tx = async (ops) => {
+    const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
+    assert.equal(r.status, 200, await r.text())
+  }
+  try {
+    await wrapWebSocket(t.page)
+    await tx([insert(row(1)), insert(row(2))])
+    await startShape(t.page, `${proxy.url}/v1/shape`, 'main', { table: 'todos' }, {
+      backoffOptions: { initialDelay: 100, maxDelay: 400, multiplier: 2 },
+    })
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    await tx([insert(row(3))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3)
+    const handle = await t.page.evaluate(() => window.s.main.stream.shapeHandle)
+    down = true
+    await server.stop()
+    proxy.cut()
+    // Down for a while: the client keeps trying new sockets, with backoff (not a hot loop).
+    await until(t.page, () => window.wsOpened.length >= 3, null, 10_000)
+    await new Promise((r) => setTimeout(r, 1000))
+    const attemptsWhileDown = await t.page.evaluate(() => window.wsOpened.length - 1)
+    server = await startEddyServer(['--data', data])
+    down = false
+    await tx([insert(row(4)), { op: 'update', table: 'todos', row: { id: 1, title: 'after restart' } }])
+    await tx([{ op: 'delete', table: 'todos', row: { id: 2 } }])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3 &&
+      window.s.main.shape.currentValue.get('"public"."todos"/"1"')?.title === 'after restart', null, 20_000)
+    await tx([insert(row(5))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 4)
+    const s = await t.page.evaluate(() => ({
+      inserts: window.s.main.inserts, messages: window.s.main.messages, sent: window.wsSent,
+      handle: window.s.main.stream.shapeHandle, status: window.s.main.stream.status,
+    }))
+    assert.ok(attemptsWhileDown < 40, `reconnects back off (${attemptsWhileDown} sockets tried while down)`)
+    assert.deepEqual([...s.inserts].sort(), [1, 2, 3, 4, 5].map((i) => `"public"."todos"/"${i}"`).sort(),
+      'every insert delivered exactly once')
+    assert.ok(!s.messages.includes('must-refetch'), 'the persisted handle is still valid: no refetch')
+    assert.equal(s.handle, handle)
+    assert.equal(s.status, 'live')
+    const subs = s.sent.filter((f) => f.type === 'subscribe')
+    assert.equal(subs[0].offset, '-1')
+    assert.ok(subs.length >= 2, 'resubscribed after the restart')
+    assert.notEqual(subs.at(-1).offset, '-1', 'resumed by offset')
+    assert.equal(subs.at(-1).handle, handle)
+    assert.deepEqual(t.shapeRequests, [], 'a socket that worked before is retried, not given up for HTTP')
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, server.url))
+  } finally {
+    await t.close()
+    await proxy.close()
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('websocket: a proxy that never completes the upgrade: after the connect timeout, HTTP for good, converges', T, async () => {
+  const t = await setup()
+  const hung = new Set()
+  // Plain HTTP is forwarded; an upgrade request is accepted and then left unanswered.
+  const proxy = createHttpServer(async (req, res) => {
+    const r = await fetch(t.server + req.url, { method: req.method, headers: { accept: '*/*' } }).catch(() => null)
+    if (!r) return res.writeHead(502).end()
+    const headers = Object.fromEntries(r.headers)
+    for (const h of ['content-length', 'transfer-encoding', 'content-encoding']) delete headers[h]
+    res.writeHead(r.status, headers).end(Buffer.from(await r.arrayBuffer()))
+  })
+  proxy.on('upgrade', (_req, socket) => hung.add(socket))
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${proxy.address().port}/v1/shape`
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1)), insert(row(2))])
+    await startShape(t.page, url, 'main', { table: 'todos' }, {}, 20_000)
+    assert.equal(hung.size, 1, 'the upgrade request reached the proxy and hung')
+    assert.equal((await pageRows(t.page)).length, 2)
+    await t.tx([insert(row(3))])
+    await until(t.page, () => window.s.main.shape.currentRows.length === 3)
+    const s = await t.page.evaluate(() => ({ opened: window.wsOpened.length, closed: window.wsClosed, errors: window.s.main.errors }))
+    assert.equal(s.opened, 1, 'one attempt, then HTTP')
+    assert.equal(s.closed, 1, 'the hung socket was closed')
+    assert.deepEqual(s.errors, [])
+    assert.ok(t.shapeRequests.some((u) => u.includes('live=true')), 'long-polls over HTTP')
+    assert.ok(t.consoleLines.some((l) => l.startsWith('warning:') && l.includes('could not be opened')),
+      t.consoleLines.join('\n'))
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    for (const s of hung) s.destroy()
+    proxy.closeAllConnections()
+    await new Promise((r) => proxy.close(r))
+    await t.close()
+  }
+})
+
+test('websocket: seeded socket faults (--faults: cuts, 503/500 error frames, delays, rotated handles) while writes land: every stream converges to the write model', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-ws-faults-'))
+  const schema = join(dir, 'schema.sql')
+  writeFileSync(schema, SCHEMA)
+  const runs = []
+  const t = await setup()
+  try {
+    for (const seed of [11, 12, 13, 14]) {
+      const server = await startEddyServer([
+        '--schema', schema, '--faults', `${seed}:0.3`, '--chunk-bytes', '700', '--long-poll-ms', '1000',
+      ])
+      const rand = rng(2000 + seed)
+      const model = new Map()
+      let seq = 0
+      const write = async (n) => {
+        for (let i = 0; i < n; i++, seq++) {
+          const ops = randomTx(rand, model, seq)
+          if (!ops.length) continue
+          const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
+          assert.equal(r.status, 200, await r.text())
+        }
+      }
+      runs.push({ seed, server, write, want: () => plain(Object.fromEntries(expected(model, () => true))) })
+    }
+    await wrapWebSocket(t.page)
+    await Promise.all(runs.map((r) => r.write(25)))
+    await t.page.evaluate((runs) => {
+      const { ShapeStream, Shape } = window.eddy
+      window.safe = (v) => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)))
+      window.runs = {}
+      for (const { seed, url } of runs) {
+        const ac = new AbortController()
+        const stream = new ShapeStream({
+          url: `${url}/v1/shape`, params: { table: 'items', columns: ['id', 'title', 'n'] }, transport: 'websocket',
+          signal: ac.signal, backoffOptions: { initialDelay: 20, maxDelay: 200 },
+          onError: (e) => { window.runs[seed].errors.push(e.code); return {} },
+        })
+        window.runs[seed] = { ac, stream, shape: new Shape(stream), errors: [] }
+      }
+    }, runs.map((r) => ({ seed: r.seed, url: r.server.url })))
+    // What each schedule met, from its socket URL: reconnects (cuts) and non-batch frames.
+    const met = () => t.page.evaluate((runs) => Object.fromEntries(runs.map(({ seed, port }) => {
+      const mine = (u) => u.includes(`:${port}/`)
+      return [seed, {
+        sockets: window.wsOpened.filter(mine).length,
+        errors: window.wsRecv.filter((f) => mine(f.url) && f.type === 'error').map((f) => f.status),
+        refetch: window.wsRecv.filter((f) => mine(f.url) && f.type === 'must-refetch').length,
+      }]
+    })), runs.map((r) => ({ seed: r.seed, port: new URL(r.server.url).port })))
+    const faulted = (m) => m.sockets > 1 || m.errors.length > 0 || m.refetch > 0
+    // Writes land while the streams sync; keep writing until every schedule met a visible fault.
+    for (let i = 0; i < 40; i++) {
+      await Promise.all(runs.map((r) => r.write(3)))
+      await new Promise((r) => setTimeout(r, 100))
+      if (i >= 4 && Object.values(await met()).every(faulted)) break
+    }
+    for (const r of runs) {
+      const want = r.want()
+      const read = () => t.page.evaluate((seed) => window.safe(Object.fromEntries(window.runs[seed].shape.currentValue)), r.seed)
+      let got
+      const deadline = Date.now() + 30_000
+      while (!isDeepStrictEqual((got = await read()), want) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50))
+      const info = await t.page.evaluate((seed) => ({ status: window.runs[seed].stream.status, errors: window.runs[seed].errors }), r.seed)
+      assert.deepEqual(got, want, `seed ${r.seed} converges to the write model; ${JSON.stringify(info)} ${JSON.stringify((await met())[r.seed])}`)
+    }
+    const m = await met()
+    if (process.env.EDDY_FAULT_DEBUG) console.error(JSON.stringify(m))
+    for (const r of runs) assert.ok(faulted(m[r.seed]), `seed ${r.seed} met a fault: ${JSON.stringify(m[r.seed])}`)
+    const all = Object.values(m)
+    assert.ok(all.some((x) => x.sockets > 1), 'some socket was cut and reopened')
+    assert.ok(all.some((x) => x.errors.length > 0), 'some injected error frame')
+    assert.deepEqual(t.shapeRequests, [], 'no HTTP fallback: a socket that worked before is retried')
+    await t.page.evaluate(() => Object.values(window.runs).forEach((r) => r.ac.abort()))
+  } finally {
+    await t.close()
+    await Promise.all(runs.map((r) => r.server.stop()))
+    rmSync(dir, { recursive: true, force: true })
   }
 })

@@ -25,10 +25,11 @@ test.after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-test('the tarball holds the facade, the wasm package, package.json and README', () => {
+test('the tarball holds the facade, the wasm package, package.json, README and LICENSE', () => {
   for (const f of [
     'package.json',
     'README.md',
+    'LICENSE',
     'js/dist/index.js',
     'js/dist/index.d.ts',
     'js/dist/wasm.js',

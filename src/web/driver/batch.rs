@@ -17,12 +17,17 @@ use crate::protocol::{ChangeMessage, ControlMessage, EventMessage, Message, Move
 pub struct MessageBatch {
     messages: Vec<Message>,
     schema: Option<Arc<Schema>>,
+    parsers: Parsers,
 }
 
 impl MessageBatch {
-    /// Wrap the messages of a delivered batch.
-    pub fn new(messages: Vec<Message>, schema: Option<Arc<Schema>>) -> Self {
-        MessageBatch { messages, schema }
+    /// Wrap the messages of a delivered batch (typed with the driver's `parsers`).
+    pub fn new(messages: Vec<Message>, schema: Option<Arc<Schema>>, parsers: Parsers) -> Self {
+        MessageBatch {
+            messages,
+            schema,
+            parsers,
+        }
     }
 }
 
@@ -39,11 +44,10 @@ impl MessageBatch {
     pub fn messages(&self) -> Result<Array, JsValue> {
         let empty = Schema::default();
         let schema = self.schema.as_deref().unwrap_or(&empty);
-        let parsers = Parsers::default();
         let keys = KeyCache::default();
         self.messages
             .iter()
-            .map(|m| message_to_js(m, schema, &parsers, &keys))
+            .map(|m| message_to_js(m, schema, &self.parsers, &keys))
             .collect()
     }
 }

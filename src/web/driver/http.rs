@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use web_sys::AbortController;
 
-use super::{dispatch, flush, io, Inner, Note};
+use super::{dispatch, flush, io, prefetch, Inner, Note};
 use crate::protocol::request::{build_url, RequestParams};
 use crate::protocol::response::RequestKind;
 use crate::stream::{Input, RequestId};
@@ -16,7 +16,14 @@ use crate::web::ws;
 pub(super) fn issue(inner: &Rc<Inner>, request_id: RequestId, params: RequestParams, kind: RequestKind) {
     let (url, headers) = {
         let core = inner.core.borrow();
-        let url = build_url(&core.base_url, core.machine.shape(), &params);
+        let url = match &core.shape_provider {
+            Some(f) => Ok(io::UrlSource::Deferred {
+                provider: f.clone(),
+                base: core.base_url.clone(),
+                params,
+            }),
+            None => build_url(&core.base_url, &core.shape, &params).map(io::UrlSource::Ready),
+        };
         let headers = match &core.headers_provider {
             Some(f) => io::HeaderSource::Provider(f.clone()),
             None => io::HeaderSource::Static(core.headers.clone()),
@@ -27,9 +34,16 @@ pub(super) fn issue(inner: &Rc<Inner>, request_id: RequestId, params: RequestPar
         Ok(u) => u,
         Err(e) => return inner.notes.borrow_mut().push(Note::Error(to_js_error(&e))),
     };
-    let controller = match AbortController::new() {
-        Ok(c) => c,
-        Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
+    let prefetched = match &url {
+        io::UrlSource::Ready(u) if !kind.live && !kind.sse => prefetch::take(inner, u),
+        _ => None,
+    };
+    let (controller, prefetched) = match prefetched {
+        Some((c, response)) => (c, Some(response)),
+        None => match AbortController::new() {
+            Ok(c) => (c, None),
+            Err(e) => return inner.notes.borrow_mut().push(Note::Error(e)),
+        },
     };
     let signal = controller.signal();
     {
@@ -45,6 +59,7 @@ pub(super) fn issue(inner: &Rc<Inner>, request_id: RequestId, params: RequestPar
         headers,
         signal,
         kind,
+        prefetched,
     };
     wasm_bindgen_futures::spawn_local(io::run(Rc::downgrade(inner), req));
 }

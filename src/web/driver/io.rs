@@ -10,11 +10,14 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
 use super::env::{self, global_fetch, now_ms};
+use super::options::parse_shape;
 use super::{dispatch, Inner, LastResponse};
 use crate::protocol::message::{parse_body, parse_event, MessageError};
+use crate::protocol::request::{build_url, RequestParams};
 use crate::protocol::response::{classify, is_event_stream, RequestKind, ResponseClass};
 use crate::protocol::sse::{SseDecoder, StreamEnd};
 use crate::stream::{Input, RequestId};
+use crate::web::error::to_js_error;
 
 /// The headers the classifier and the SSE check read.
 const READ_HEADERS: [&str; 7] = [
@@ -43,19 +46,37 @@ pub enum HeaderSource {
     Provider(Function),
 }
 
+/// Where a request's URL comes from.
+#[derive(Debug)]
+pub enum UrlSource {
+    /// Built already.
+    Ready(String),
+    /// Built after `provider()` resolved the shape definition (`params` with functions).
+    Deferred {
+        /// Returns (a promise of) the definition's JSON document.
+        provider: Function,
+        /// The shape endpoint.
+        base: String,
+        /// The machine's part of the URL.
+        params: RequestParams,
+    },
+}
+
 /// One request to carry out.
 #[derive(Debug)]
 pub struct Request {
     /// The machine's id for it.
     pub id: RequestId,
-    /// The full URL.
-    pub url: String,
+    /// The full URL, or how to build it.
+    pub url: UrlSource,
     /// Its headers.
     pub headers: HeaderSource,
     /// The signal of its `AbortController` (kept by the driver for `CancelRequest`).
     pub signal: AbortSignal,
     /// What the classifier checks the answer against.
     pub kind: RequestKind,
+    /// The fetch already started for exactly this request (see `prefetch`).
+    pub prefetched: Option<Promise>,
 }
 
 async fn resolve_headers(source: HeaderSource) -> Result<Vec<(String, String)>, JsValue> {
@@ -72,6 +93,30 @@ async fn resolve_headers(source: HeaderSource) -> Result<Vec<(String, String)>, 
                 }
             }
             Ok(out)
+        }
+    }
+}
+
+/// Resolve the URL; a deferred one records the resolved definition as the driver's current.
+async fn resolve_url(weak: &Weak<Inner>, source: UrlSource) -> Result<String, JsValue> {
+    match source {
+        UrlSource::Ready(u) => Ok(u),
+        UrlSource::Deferred {
+            provider,
+            base,
+            params,
+        } => {
+            let v = provider.call0(&JsValue::UNDEFINED)?;
+            let v = JsFuture::from(Promise::resolve(&v)).await?;
+            let json = v
+                .as_string()
+                .ok_or_else(|| JsValue::from_str("the params provider did not resolve to a string"))?;
+            let shape = parse_shape(&json, &base).map_err(|e| to_js_error(&e))?;
+            let url = build_url(&base, &shape, &params).map_err(|e| to_js_error(&e))?;
+            if let Some(inner) = weak.upgrade() {
+                inner.core.borrow_mut().shape = shape;
+            }
+            Ok(url)
         }
     }
 }
@@ -95,22 +140,29 @@ fn request_init(headers: &[(String, String)], req: &Request) -> Result<RequestIn
 pub async fn run(weak: Weak<Inner>, mut req: Request) {
     let (id, kind) = (req.id, req.kind);
     let source = std::mem::replace(&mut req.headers, HeaderSource::Static(Vec::new()));
-    let init = match resolve_headers(source).await {
-        Ok(h) => request_init(&h, &req),
+    let url_source = std::mem::replace(&mut req.url, UrlSource::Ready(String::new()));
+    let init = match resolve_url(&weak, url_source).await {
+        Ok(url) => match resolve_headers(source).await {
+            Ok(h) => request_init(&h, &req).map(|i| (url, i)),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
-    let init = match init {
+    let (url, init) = match init {
         Ok(i) => i,
         Err(e) => {
-            env::warn_value("eddy: building the request failed (headers provider?)", &e);
+            env::warn_value(
+                "eddy: building the request failed (params or headers provider?)",
+                &e,
+            );
             return send(&weak, vec![Input::NetworkError { request_id: id }]);
         }
     };
     if req.signal.aborted() {
         return;
     }
-    let url = req.url;
-    let resp = JsFuture::from(global_fetch(&url, &init)).await;
+    let fetching = req.prefetched.take().unwrap_or_else(|| global_fetch(&url, &init));
+    let resp = JsFuture::from(fetching).await;
     let resp: Response = match resp {
         Ok(v) => v.unchecked_into(),
         Err(_) => return send(&weak, vec![Input::NetworkError { request_id: id }]),
@@ -119,6 +171,7 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
     let js_headers = resp.headers();
     let headers = collect_headers(&js_headers);
     if let Some(inner) = weak.upgrade() {
+        super::prefetch::start(&inner, status, &headers, kind);
         inner.core.borrow_mut().last_response = Some(LastResponse {
             url: url.clone(),
             status,
@@ -158,6 +211,9 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
         Ok(p) => JsFuture::from(p).await.map(|b| Uint8Array::new(&b).to_vec()),
         Err(e) => Err(e),
     };
+    if let (Ok(b), Some(inner)) = (&bytes, weak.upgrade()) {
+        inner.core.borrow_mut().bytes_pending += b.len() as u64;
+    }
     let now = now_ms();
     let input = match bytes {
         Ok(bytes) => {
@@ -246,6 +302,9 @@ async fn read_sse(weak: &Weak<Inner>, id: RequestId, resp: &Response) {
             .filter(|v| v.is_instance_of::<Uint8Array>())
             .map(|v| v.unchecked_into::<Uint8Array>().to_vec())
             .unwrap_or_default();
+        if let Some(inner) = weak.upgrade() {
+            inner.core.borrow_mut().bytes_pending += bytes.len() as u64;
+        }
         match decoder.push(&bytes) {
             Ok(events) => {
                 let inputs: Vec<Input> = events

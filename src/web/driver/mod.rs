@@ -14,6 +14,8 @@ mod io;
 mod notes;
 mod options;
 pub(crate) mod persist_hook;
+mod prefetch;
+mod shape_def;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -34,7 +36,7 @@ use super::convert::{row_to_js_cached, KeyCache};
 use super::error::to_js_error;
 use super::ws;
 use crate::log::{Materializer, MaterializerOptions, Mode};
-use crate::protocol::request::LogMode;
+use crate::protocol::request::{LogMode, ShapeDefinition};
 use crate::protocol::{Key, Message, Parsers, Schema};
 use crate::stream::{Effect, Input, RequestId, ShapeStream, SplitMix64, Status, StreamConfig, TimerId};
 use notes::Note;
@@ -58,12 +60,21 @@ pub(crate) struct Core {
     base_url: String,
     headers: Vec<(String, String)>,
     headers_provider: Option<Function>,
+    /// The shape definition requests are built from (the options', or the last one `onError`
+    /// set); the machine's own copy is only its starting point.
+    shape: ShapeDefinition,
+    /// Resolves the definition before every request (`params` holding (async) functions).
+    shape_provider: Option<Function>,
+    /// Body bytes read since the last batch note (progress).
+    bytes_pending: u64,
     /// The shared socket of `transport: 'websocket'` (HTTP is used once it proved unusable).
     ws: Option<ws::Link>,
     requests: HashMap<RequestId, AbortController>,
     sse_requests: HashSet<RequestId>,
     timers: HashMap<TimerId, JsValue>,
     last_response: Option<LastResponse>,
+    /// The next catch-up request, started from the headers of the current one.
+    prefetch: Option<prefetch::Prefetch>,
     want_messages: bool,
     want_keys: bool,
     started: bool,
@@ -109,6 +120,9 @@ fn release(inner: &Inner) {
     let (requests, timers, link) = {
         let mut core = inner.core.borrow_mut();
         let link = core.ws.take();
+        if let Some(p) = core.prefetch.take() {
+            p.abort();
+        }
         core.sse_requests.clear();
         let requests: Vec<AbortController> = core.requests.drain().map(|(_, c)| c).collect();
         let timers: Vec<JsValue> = core.timers.drain().map(|(_, t)| t).collect();
@@ -210,8 +224,11 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
             let (socket, dropped) = {
                 let mut core = inner.core.borrow_mut();
                 // A browser WebSocket cannot carry request headers (auth tokens...): HTTP then.
-                let dropped =
-                    core.ws.is_some() && (!core.headers.is_empty() || core.headers_provider.is_some());
+                // Nor can it wait for a params provider: HTTP too.
+                let dropped = core.ws.is_some()
+                    && (!core.headers.is_empty()
+                        || core.headers_provider.is_some()
+                        || core.shape_provider.is_some());
                 if dropped {
                     core.ws = None;
                 }
@@ -219,11 +236,13 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                     .ws
                     .clone()
                     .filter(ws::usable)
-                    .map(|link| (link, core.machine.shape().clone()));
+                    .map(|link| (link, core.shape.clone()));
                 (socket, dropped)
             };
             if dropped {
-                env::warn("eddy: transport 'websocket' cannot send request headers; this stream uses HTTP");
+                env::warn(
+                    "eddy: transport 'websocket' cannot send request headers or function params; this stream uses HTTP",
+                );
             }
             match socket {
                 Some((link, shape)) => {
@@ -272,9 +291,11 @@ fn execute(inner: &Rc<Inner>, effect: Effect) {
                 let changes = core.rows.ingest(batch.messages);
                 persist_hook::on_deliver(&core, &handle, offset, up_to_date, changes.as_ref());
                 let schema = core.schema.clone();
+                let bytes = std::mem::take(&mut core.bytes_pending);
                 Note::Batch {
-                    batch: messages.map(|m| MessageBatch::new(m, schema)),
+                    batch: messages.map(|m| MessageBatch::new(m, schema, core.parsers.clone())),
                     changes_received,
+                    bytes,
                     with_keys: core.want_keys,
                     up_to_date,
                     changes,
@@ -336,6 +357,11 @@ impl ShapeStreamDriver {
         let parsed = options::parse(options).map_err(|e| to_js_error(&e))?;
         let ws = (parsed.transport == Transport::WebSocket)
             .then(|| ws::link(&parsed.base_url, &parsed.config.shape.extra));
+        let mut parsers = Parsers::default();
+        for name in &parsed.parsers {
+            parsers.leave_as_text(name);
+        }
+        let shape = parsed.config.shape.clone();
         let mode = match parsed.config.shape.log {
             LogMode::Full => Mode::Full,
             LogMode::ChangesOnly => Mode::ChangesOnly,
@@ -347,16 +373,20 @@ impl ShapeStreamDriver {
             machine,
             rows: Materializer::with_options(MaterializerOptions { mode }),
             schema: None,
-            parsers: Parsers::default(),
+            parsers,
             keys: KeyCache::default(),
             base_url: parsed.base_url,
             headers: parsed.headers,
             headers_provider: None,
+            shape,
+            shape_provider: None,
+            bytes_pending: 0,
             ws,
             requests: HashMap::new(),
             sse_requests: HashSet::new(),
             timers: HashMap::new(),
             last_response: None,
+            prefetch: None,
             want_messages: false,
             want_keys: false,
             started: false,
@@ -552,14 +582,18 @@ impl ShapeStreamDriver {
         keys.iter().map(|k| self.get(k)).collect()
     }
 
-    /// All committed rows as one JSON document (`{json, bigint, float}`, `[[key, row], ...]` or
-    /// `[row, ...]`), for `JSON.parse` on the JS side: the fast path for many rows.
+    /// All committed rows as one JSON document (`{json, keys?, bigint, float}`: `[row, ...]`
+    /// and, with keys, `[key, ...]`; see `web::bulk`), for `JSON.parse` on the JS side: the
+    /// fast path for many rows.
     #[wasm_bindgen(js_name = rowsBulk)]
     pub fn rows_bulk(&self, with_keys: bool) -> Result<JsValue, JsValue> {
         let core = self.inner.core.borrow();
         let empty = Schema::default();
         let schema = core.schema.as_deref().unwrap_or(&empty);
-        let mut b = BulkRows::new();
+        let mut b = BulkRows::with_capacity(bulk::estimate_bytes(core.rows.rows().map(|(_, r)| r)));
+        if with_keys {
+            b = b.with_keys();
+        }
         for (key, row) in core.rows.rows() {
             b.push(with_keys.then(|| key.as_str()), schema, row, &core.parsers)
                 .map_err(|e| to_js_error(&e))?;

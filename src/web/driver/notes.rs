@@ -21,6 +21,8 @@ pub enum Note {
         batch: Option<MessageBatch>,
         /// Change messages in the batch (for progress).
         changes_received: usize,
+        /// Response body bytes read since the previous batch (for progress).
+        bytes: u64,
         /// List the changed keys.
         with_keys: bool,
         /// The batch ends at an up-to-date.
@@ -56,12 +58,14 @@ impl Note {
             Note::Batch {
                 batch,
                 changes_received,
+                bytes,
                 with_keys,
                 up_to_date,
                 changes,
             } => {
                 let o = note("batch");
                 set(&o, "received", &JsValue::from_f64(changes_received as f64));
+                set(&o, "bytes", &JsValue::from_f64(bytes as f64));
                 if let Some(b) = batch {
                     set(&o, "batch", &JsValue::from(b));
                 }

@@ -59,6 +59,37 @@ pub struct DriverOptions {
     /// Live watchdog in ms; `0` disables it (the official `false`).
     #[serde(default)]
     pub live_request_timeout_ms: Option<u64>,
+    /// Type names that have a JS `parser` function: their cells stay text for JS to parse.
+    #[serde(default)]
+    pub parsers: Vec<String>,
+}
+
+/// A shape definition alone, as the facade sends it per request when `params` holds
+/// (async) functions, or after `onError` returned `{params}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShapeJson {
+    /// Root table.
+    #[serde(default)]
+    pub table: String,
+    /// `where` clause.
+    #[serde(default, rename = "where")]
+    pub where_clause: Option<String>,
+    /// Positional params, 1-based.
+    #[serde(default)]
+    pub params: BTreeMap<u32, String>,
+    /// Projection.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// `"default"` or `"full"`.
+    #[serde(default)]
+    pub replica: Option<String>,
+    /// `"full"` or `"changes_only"`.
+    #[serde(default)]
+    pub log: Option<String>,
+    /// Custom query params (for proxies).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -145,11 +176,12 @@ pub struct Parsed {
     pub headers: Vec<(String, String)>,
     /// The transport.
     pub transport: Transport,
+    /// Type names left as text for JS parser functions.
+    pub parsers: Vec<String>,
 }
 
-/// Parse and check the options document.
-pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
-    let o: DriverOptions = serde_json::from_str(json).map_err(|e| OptionsError::Json(e.to_string()))?;
+/// Turn a definition document into a [`ShapeDefinition`] (names checked, URL not yet built).
+fn definition(o: ShapeJson) -> Result<ShapeDefinition, OptionsError> {
     let replica = match o.replica.as_deref() {
         None | Some("default") => Replica::Default,
         Some("full") => Replica::Full,
@@ -160,14 +192,7 @@ pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
         Some("changes_only") => LogMode::ChangesOnly,
         Some(other) => return Err(bad("log", other)),
     };
-    let transport = match o.transport.as_deref() {
-        None | Some("long-poll") => Transport::LongPoll,
-        Some("sse") => Transport::Sse,
-        Some("websocket") => Transport::WebSocket,
-        Some("auto") => Transport::Auto,
-        Some(other) => return Err(bad("transport", other)),
-    };
-    let shape = ShapeDefinition {
+    Ok(ShapeDefinition {
         table: o.table,
         where_clause: o.where_clause,
         params: o.params,
@@ -175,7 +200,46 @@ pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
         replica,
         log,
         extra: o.extra,
+    })
+}
+
+/// Parse a definition document (what a params provider resolves to) and check that it makes
+/// a valid URL against `base` (reserved params, empty table, ...).
+pub fn parse_shape(json: &str, base: &str) -> Result<ShapeDefinition, OptionsError> {
+    let o: ShapeJson = serde_json::from_str(json).map_err(|e| OptionsError::Json(e.to_string()))?;
+    let shape = definition(o)?;
+    let probe = RequestParams {
+        offset: Offset::BEFORE_ALL,
+        handle: None,
+        live: false,
+        sse: false,
+        cursor: None,
+        cache_buster: None,
+        expired_handle: None,
     };
+    build_url(base, &shape, &probe)?;
+    Ok(shape)
+}
+
+/// Parse and check the options document.
+pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
+    let o: DriverOptions = serde_json::from_str(json).map_err(|e| OptionsError::Json(e.to_string()))?;
+    let transport = match o.transport.as_deref() {
+        None | Some("long-poll") => Transport::LongPoll,
+        Some("sse") => Transport::Sse,
+        Some("websocket") => Transport::WebSocket,
+        Some("auto") => Transport::Auto,
+        Some(other) => return Err(bad("transport", other)),
+    };
+    let shape = definition(ShapeJson {
+        table: o.table,
+        where_clause: o.where_clause,
+        params: o.params,
+        columns: o.columns,
+        replica: o.replica,
+        log: o.log,
+        extra: o.extra,
+    })?;
     let mut config = StreamConfig::new(shape);
     if let Some(off) = o.offset.as_deref() {
         config.offset = Offset::parse(off)?;
@@ -215,6 +279,7 @@ pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
         base_url: o.url,
         headers: o.headers.into_iter().collect(),
         transport,
+        parsers: o.parsers,
     })
 }
 

@@ -46,14 +46,8 @@ pub(super) fn on_deliver(
     if changes.reset {
         tap.full = true;
     }
-    tap.dirty.extend(
-        changes
-            .inserted
-            .iter()
-            .chain(&changes.updated)
-            .chain(&changes.deleted)
-            .cloned(),
-    );
+    // Visible changes and tag-state/relation-only ones: everything a stored entry holds.
+    tap.dirty.extend(changes.dirty_keys().cloned());
     let consistent = up_to_date && core.rows.pending_len() == 0 && !core.rows.is_refetching();
     tap.position = consistent.then(|| (handle.to_owned(), offset));
 }

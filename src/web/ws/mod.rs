@@ -15,8 +15,12 @@
 //! backs off and re-issues; the re-issue opens a new socket and resubscribes at its offset).
 //!
 //! Fallback: a socket that never opens on a URL that never had an open socket on this page
-//! (no `/v1/ws`, a proxy refusing upgrades) marks the URL as unusable: the waiting requests
-//! and all later ones of those streams go over HTTP, with a console note.
+//! (no `/v1/ws`, a proxy refusing upgrades, or one that forwards the upgrade request but never
+//! completes the handshake, cut after [`CONNECT_TIMEOUT_MS`]) marks the URL as unusable: the
+//! waiting requests and all later ones of those streams go over HTTP, with a console note. On
+//! a URL that did open before (the server restarts, a network blip), a failed or timed-out
+//! connection is a `NetworkError` instead: the machine backs off and re-issues, and the
+//! re-issue tries a new socket and resubscribes at its offset.
 
 pub mod frame;
 pub mod wire;
@@ -41,12 +45,21 @@ pub const MAX_SUBSCRIPTIONS: usize = 64;
 /// Interval of the application-level liveness ping, in ms.
 pub const PING_EVERY_MS: u64 = 20_000;
 
+/// How long a socket may stay connecting before it counts as failed, in ms. Browsers have no
+/// handshake timeout of their own: without this, a proxy that swallows the upgrade request
+/// would leave the stream `connecting` for ever.
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = setInterval)]
     fn set_interval(cb: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearInterval)]
     fn clear_interval(handle: &JsValue);
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(cb: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
 }
 
 /// What the manager needs from a stream's driver.
@@ -91,6 +104,8 @@ struct State {
     by_id: HashMap<String, u64>,
     heard: bool,
     ping: Option<JsValue>,
+    /// The connect timeout, until the socket opens or closes.
+    connect: Option<JsValue>,
 }
 
 type Handler = Closure<dyn FnMut(JsValue)>;
@@ -186,6 +201,7 @@ fn socket_for(link: &Link) -> Option<Rc<Socket>> {
             by_id: HashMap::new(),
             heard: true,
             ping: None,
+            connect: None,
         }),
         handlers: RefCell::new(Vec::new()),
         pinger: RefCell::new(None),
@@ -220,7 +236,27 @@ fn socket_for(link: &Link) -> Option<Rc<Socket>> {
     socket.ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    *socket.handlers.borrow_mut() = vec![on_open, on_message, on_close];
+    let on_connect_timeout = {
+        let w = weak.clone();
+        Closure::new(move |_: JsValue| {
+            let Some(s) = w.upgrade() else { return };
+            let connecting = {
+                let mut st = s.state.borrow_mut();
+                st.connect = None;
+                !st.open
+            };
+            if connecting {
+                let _ = s.ws.close();
+                closed(&s, false);
+            }
+        })
+    };
+    let timer = set_timeout(
+        on_connect_timeout.as_ref().unchecked_ref(),
+        CONNECT_TIMEOUT_MS as f64,
+    );
+    socket.state.borrow_mut().connect = Some(timer);
+    *socket.handlers.borrow_mut() = vec![on_open, on_message, on_close, on_connect_timeout];
     SOCKETS.with(|s| {
         s.borrow_mut()
             .entry(url.to_owned())
@@ -232,12 +268,15 @@ fn socket_for(link: &Link) -> Option<Rc<Socket>> {
 
 fn opened(s: &Rc<Socket>) {
     OPENED.with(|o| o.borrow_mut().insert(s.url.clone()));
-    let outbox = {
+    let (outbox, timer) = {
         let mut st = s.state.borrow_mut();
         st.open = true;
         st.heard = true;
-        std::mem::take(&mut st.outbox)
+        (std::mem::take(&mut st.outbox), st.connect.take())
     };
+    if let Some(t) = timer {
+        clear_timeout(&t);
+    }
     for text in outbox {
         let _ = s.ws.send_with_str(&text);
     }
@@ -316,8 +355,15 @@ fn received(s: &Rc<Socket>, text: &str) {
 }
 
 fn closed(s: &Rc<Socket>, by_us: bool) {
-    if let Some(h) = s.state.borrow_mut().ping.take() {
+    let (ping, connect) = {
+        let mut st = s.state.borrow_mut();
+        (st.ping.take(), st.connect.take())
+    };
+    if let Some(h) = ping {
         clear_interval(&h);
+    }
+    if let Some(h) = connect {
+        clear_timeout(&h);
     }
     s.ws.set_onopen(None);
     s.ws.set_onmessage(None);
