@@ -100,6 +100,7 @@ impl Materializer {
     pub fn from_snapshot(options: MaterializerOptions, snapshot: Vec<ChangeMessage>) -> Self {
         let mut m = Materializer::with_options(options);
         let mut t = Tracker::disabled();
+        m.committed.reserve(snapshot.len());
         for c in snapshot {
             m.committed.apply(c, options.mode, &mut t);
         }

@@ -35,6 +35,7 @@ use super::error::PersistError;
 use super::meta::{definition_hash, Meta, PageMeta, Position, META_FORMAT};
 use super::page::PageWriter;
 use super::storage::{Commit, PageId};
+use crate::fxhash::FxBuildHasher;
 use crate::log::{ChangeSet, Materializer};
 use crate::protocol::{ChangeHeaders, ChangeMessage, Key, Offset, Operation, ShapeDefinition};
 
@@ -185,7 +186,7 @@ pub struct Checkpointer {
     seq: u64,
     next_page_id: PageId,
     pages: BTreeMap<PageId, PageState>,
-    slots: HashMap<Key, Slot>,
+    slots: HashMap<Key, Slot, FxBuildHasher>,
     position: Option<Position>,
     meta_bytes: u64,
     dirty: IndexMap<Key, u64>,
@@ -208,7 +209,7 @@ impl Checkpointer {
             seq: 0,
             next_page_id: 1,
             pages: BTreeMap::new(),
-            slots: HashMap::new(),
+            slots: HashMap::default(),
             position: None,
             meta_bytes: 0,
             dirty: IndexMap::new(),

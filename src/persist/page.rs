@@ -210,15 +210,16 @@ impl DecodedPage<'_> {
                 .ok_or_else(|| r.err("bad column index"))
         };
         let n = r.len()?;
-        let mut value = Row::new();
+        // One allocation for the columns and one for all value text (the body bounds both).
+        let mut value = Row::with_capacity(n.min(rec.body.len()), rec.body.len());
         for _ in 0..n {
             let c = col(&mut r)?;
             let v = match r.u8()? {
                 0 => None,
-                1 => Some(Box::from(r.str()?)),
+                1 => Some(r.str()?),
                 _ => return Err(r.err("bad value tag")),
             };
-            value.set(c, v);
+            value.set_text(c, v);
         }
         let relation = match r.u8()? {
             0 => None,

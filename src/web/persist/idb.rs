@@ -187,6 +187,45 @@ fn len_of(v: &JsValue) -> u64 {
     v.dyn_ref::<Uint8Array>().map_or(0, |a| a.byte_length() as u64)
 }
 
+impl IdbStorage {
+    /// Ascending `ids` (a restore loads every page of the meta, in id order): one `getAll` and
+    /// one `getAllKeys` over the key range from the first to the last id instead of a `get` per
+    /// page (each request costs a round trip to the storage process). Keys in the range that
+    /// were not asked for are skipped.
+    async fn load_page_span(&self, ids: &[PageId]) -> Result<Vec<Vec<u8>>, StorageError> {
+        let (first, last) = (ids[0], ids[ids.len() - 1]);
+        let tx = self.tx(&[PAGES], IdbTransactionMode::Readonly)?;
+        let issue = || -> Result<_, JsValue> {
+            let range = IdbKeyRange::bound(&self.page_key(first), &self.page_key(last))?;
+            let store = tx.object_store(PAGES)?;
+            Ok((
+                store.get_all_keys_with_key(&range)?,
+                store.get_all_with_key(&range)?,
+            ))
+        };
+        let (keys, values) = issue().map_err(|e| storage_error(&e, "pages"))?;
+        self.done(&tx, "load pages").await?;
+        let keys = Array::from(&keys.result().map_err(|e| storage_error(&e, "pages"))?);
+        let values = Array::from(&values.result().map_err(|e| storage_error(&e, "pages"))?);
+        let mut out = Vec::with_capacity(ids.len());
+        let mut want = ids.iter().copied().peekable();
+        for (key, value) in keys.iter().zip(values.iter()) {
+            let Some(&id) = want.peek() else { break };
+            let got = Reflect::get_u32(&key, 1).ok().and_then(|v| v.as_f64());
+            if got == Some(id as f64) {
+                let bytes = bytes_of(&value)
+                    .ok_or_else(|| StorageError::Corrupt(format!("page {id} is not bytes")))?;
+                out.push(bytes);
+                want.next();
+            }
+        }
+        match want.next() {
+            Some(id) => Err(StorageError::Corrupt(format!("page {id} is missing"))),
+            None => Ok(out),
+        }
+    }
+}
+
 impl Storage for IdbStorage {
     async fn load_meta(&self) -> Result<Option<Vec<u8>>, StorageError> {
         let tx = self.tx(&[META], IdbTransactionMode::Readonly)?;
@@ -199,6 +238,9 @@ impl Storage for IdbStorage {
     async fn load_pages(&self, ids: &[PageId]) -> Result<Vec<Vec<u8>>, StorageError> {
         if ids.is_empty() {
             return Ok(Vec::new());
+        }
+        if ids.windows(2).all(|w| w[0] < w[1]) {
+            return self.load_page_span(ids).await;
         }
         let tx = self.tx(&[PAGES], IdbTransactionMode::Readonly)?;
         let store = tx.object_store(PAGES).map_err(|e| storage_error(&e, "pages"))?;
