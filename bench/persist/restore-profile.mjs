@@ -6,7 +6,7 @@
 // when the package is built with EDDY_WASM_NAMES=1). Not a test.
 //
 //   EDDY_WASM_NAMES=1 bash scripts/build-wasm.sh && cargo build -p eddy-server
-//   node bench/persist/restore-profile.mjs [rows=100000] [indexeddb|opfs] [top=30] [runs=3]
+//   node bench/persist/restore-profile.mjs [rows=100000] [indexeddb|opfs] [top=30, 0: no profiler] [runs=3]
 import { persistEnv, waitFor } from '../../tests/e2e/persist-support.mjs'
 
 const N = Number(process.argv[2] ?? 100_000)
@@ -36,10 +36,12 @@ try {
   const times = []
   for (let run = 0; run < RUNS; run++) {
     b = await env.browser()
-    const cdp = await b.context.newCDPSession(b.page)
-    await cdp.send('Profiler.enable')
-    await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
-    await cdp.send('Profiler.start')
+    const cdp = TOP > 0 ? await b.context.newCDPSession(b.page) : null
+    if (cdp) {
+      await cdp.send('Profiler.enable')
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+      await cdp.send('Profiler.start')
+    }
     const r = await b.page.evaluate(async ({ server, storage }) => {
       const { ShapeStream, Shape, ShapeStreamPersister } = window.eddy
       const t0 = performance.now()
@@ -52,7 +54,7 @@ try {
       window.kept = [stream, persister, shape]
       return { ms, rows, status: persister.status }
     }, { server: env.server, storage: STORAGE })
-    const { profile } = await cdp.send('Profiler.stop')
+    const profile = cdp ? (await cdp.send('Profiler.stop')).profile : { nodes: [], samples: [] }
     await b.close()
     if (r.rows !== N) throw new Error(`restored ${r.rows} rows, expected ${N}`)
     times.push(r.ms)
@@ -71,7 +73,7 @@ try {
     }
   }
   times.sort((a, b) => a - b)
-  console.log(`${STORAGE}: ready in min ${times[0].toFixed(0)} ms, median ${times[times.length >> 1].toFixed(0)} ms over ${RUNS} reloads (profiler on)`)
+  console.log(`${STORAGE}: ready in min ${times[0].toFixed(0)} ms, median ${times[times.length >> 1].toFixed(0)} ms over ${RUNS} reloads (profiler ${TOP > 0 ? 'on' : 'off'})`)
 } finally {
   await env.close()
   process.exit(0)
