@@ -12,7 +12,11 @@ const range = (a, b) => Array.from({ length: b - a + 1 }, (_, i) => a + i)
 async function settled(env, page) {
   const want = await truthIds(env)
   await waitFor(async () => {
-    const v = await page.evaluate(() => window.view())
+    // While a lost store is being reopened and rewritten, stats() rejects with
+    // EDDY_STORAGE_LOST: not settled yet.
+    const v = await page.evaluate(() => window.view().catch((e) => ({ lost: e.code })))
+    if (v.lost === 'EDDY_STORAGE_LOST') return false
+    if ('lost' in v) throw new Error(`stats() failed: ${v.lost}`)
     return (
       v.status === 'live' &&
       JSON.stringify(v.ids) === JSON.stringify(want.ids) &&

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::{env, Core, ShapeStreamDriver};
+use crate::fxhash::FxBuildHasher;
 use crate::log::{ChangeSet, Materializer};
 use crate::protocol::offset::Offset;
 use crate::protocol::{ChangeMessage, Key, Schema};
@@ -19,7 +20,7 @@ use crate::stream::{ShapeStream, SplitMix64, StreamConfig};
 #[derive(Debug, Default)]
 pub struct Tap {
     /// Keys whose committed row changed (inserted, updated or deleted).
-    pub dirty: HashSet<Key>,
+    pub dirty: HashSet<Key, FxBuildHasher>,
     /// A commit replaced the whole row set (the first up-to-date after a must-refetch).
     pub full: bool,
     /// A must-refetch was seen: the stored copy must be wiped now.
