@@ -142,9 +142,12 @@ impl<'a> Reader<'a> {
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
+    #[cold]
+    #[inline(never)]
     pub(crate) fn err(&self, reason: &str) -> PersistError {
         PersistError::corrupt(self.what, &format!("{reason} at byte {}", self.pos))
     }
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], PersistError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
         let end = end.ok_or_else(|| self.err("truncated"))?;
@@ -152,6 +155,7 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, PersistError> {
         Ok(self.take(1)?[0])
     }
@@ -164,7 +168,14 @@ impl<'a> Reader<'a> {
     pub(crate) fn u64(&mut self) -> Result<u64, PersistError> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
     }
+    // Inlined with a one-byte fast path: restore decodes several varints per row (lengths,
+    // column indexes), almost all below 128.
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64, PersistError> {
+        if let Some(&b) = self.buf.get(self.pos).filter(|&&b| b < 0x80) {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -175,10 +186,12 @@ impl<'a> Reader<'a> {
         }
         Err(self.err("varint too long"))
     }
+    #[inline]
     pub(crate) fn len(&mut self) -> Result<usize, PersistError> {
         let n = self.varint()?;
         usize::try_from(n).map_err(|_| self.err("length out of range"))
     }
+    #[inline]
     pub(crate) fn str(&mut self) -> Result<&'a str, PersistError> {
         let n = self.len()?;
         let b = self.take(n)?;
