@@ -129,7 +129,20 @@ pub async fn next(
     let after = match offset {
         Offset::Log(off) => match log_start(entry, off, head) {
             Some(a) => a,
-            None => return Step::OutOfBounds,
+            None => {
+                // The cached head belongs to the change version read above; a write can have
+                // committed (and been served to this client) before that version was bumped.
+                // Only the store's own head can say an offset is out of bounds.
+                let a = app.clone();
+                let fresh = match flat(blocking(move || a.store.head()).await) {
+                    Ok(h) => h,
+                    Err(e) => return Step::Internal(e),
+                };
+                match log_start(entry, off, fresh) {
+                    Some(a) => a,
+                    None => return Step::OutOfBounds,
+                }
+            }
         },
         Offset::Now | Offset::BeforeAll => LogOffset::tx_end(0),
     };
