@@ -2,35 +2,10 @@
 
 mod common;
 
-use std::net::TcpStream;
-
+use common::ws::{connect, recv, send, Ws};
 use common::Server;
 use serde_json::{json, Value as Json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn connect(s: &Server) -> Ws {
-    let url = s.base.replacen("http://", "ws://", 1) + "/v1/ws";
-    let (ws, resp) = tungstenite::connect(url.as_str()).expect("websocket handshake");
-    assert_eq!(resp.status().as_u16(), 101);
-    ws
-}
-
-fn send(ws: &mut Ws, v: Json) {
-    ws.send(Message::text(v.to_string())).expect("send");
-}
-
-fn recv(ws: &mut Ws) -> Json {
-    loop {
-        match ws.read().expect("read") {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON frame"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
+use tungstenite::Message;
 
 /// Frames for `id` until a batch with up_to_date (skipping other subscriptions' frames into `other`).
 fn until_up_to_date(ws: &mut Ws, id: &str, other: &mut Vec<Json>) -> Vec<Json> {

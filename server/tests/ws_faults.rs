@@ -5,32 +5,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
 
+use common::ws::{connect, recv, Ws};
 use common::Server;
 use eddy_server::faults::{decide, Fault, FaultSpec};
-use serde_json::{json, Value as Json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn connect(s: &Server) -> Ws {
-    let url = s.base.replacen("http://", "ws://", 1) + "/v1/ws";
-    let (ws, _) = tungstenite::connect(url.as_str()).expect("websocket handshake");
-    ws
-}
-
-/// The next JSON frame.
-fn recv(ws: &mut Ws) -> Json {
-    loop {
-        match ws.read().expect("read") {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).expect("JSON frame"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
+use serde_json::json;
+use tungstenite::Message;
 
 /// The server dropped the socket (no further text frame).
 fn assert_cut(ws: &mut Ws) {

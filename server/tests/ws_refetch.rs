@@ -6,38 +6,17 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 
+use common::ws::{self, connect, send, Ws};
 use common::{materialize, sync, Server};
 use serde_json::{json, Value as Json};
-use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
-fn connect(s: &Server) -> Ws {
-    let url = s.base.replacen("http://", "ws://", 1) + "/v1/ws";
-    let (ws, resp) = tungstenite::connect(url.as_str()).expect("websocket handshake");
-    assert_eq!(resp.status().as_u16(), 101);
-    ws
-}
-
-fn send(ws: &mut Ws, v: Json) {
-    ws.send(Message::text(v.to_string())).expect("send");
-}
 
 /// The next JSON frame that is not an `unsubscribed` acknowledgement.
 fn recv(ws: &mut Ws) -> Json {
     loop {
-        match ws.read().expect("read") {
-            Message::Text(t) => {
-                let f: Json = serde_json::from_str(t.as_str()).expect("JSON frame");
-                if f["type"] != "unsubscribed" {
-                    return f;
-                }
-            }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
+        let f = ws::recv(ws);
+        if f["type"] != "unsubscribed" {
+            return f;
         }
     }
 }

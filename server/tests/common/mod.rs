@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+pub mod ws;
+
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,
