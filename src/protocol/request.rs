@@ -87,6 +87,21 @@ pub struct RequestParams {
     pub expired_handle: Option<String>,
 }
 
+impl RequestParams {
+    /// The first request of a shape: offset `-1`, no handle, not live.
+    pub fn initial() -> Self {
+        RequestParams {
+            offset: Offset::BeforeAll,
+            handle: None,
+            live: false,
+            sse: false,
+            cursor: None,
+            cache_buster: None,
+            expired_handle: None,
+        }
+    }
+}
+
 impl ShapeDefinition {
     /// A stable canonical string naming the shape, for persistence keys and the expired-handle
     /// cache: the sorted, form-encoded definition params exactly as [`build_url`] sends them
@@ -333,23 +348,11 @@ mod tests {
         }
     }
 
-    fn initial() -> RequestParams {
-        RequestParams {
-            offset: Offset::BeforeAll,
-            handle: None,
-            live: false,
-            sse: false,
-            cursor: None,
-            cache_buster: None,
-            expired_handle: None,
-        }
-    }
-
     fn at(tx: u64, op: u64, handle: &str) -> RequestParams {
         RequestParams {
             offset: Offset::Log(LogOffset::new(tx, op)),
             handle: Some(handle.into()),
-            ..initial()
+            ..RequestParams::initial()
         }
     }
 
@@ -360,7 +363,7 @@ mod tests {
     #[test]
     fn initial_request() {
         assert_eq!(
-            url(&items(), &initial()),
+            url(&items(), &RequestParams::initial()),
             format!("{BASE}?log=full&offset=-1&table=items")
         );
     }
@@ -378,7 +381,7 @@ mod tests {
         };
         let req = RequestParams {
             offset: Offset::Now,
-            ..initial()
+            ..RequestParams::initial()
         };
         assert_eq!(
             url(&shape, &req),
@@ -440,7 +443,7 @@ mod tests {
             let req = RequestParams {
                 offset,
                 handle: Some("new-handle".into()),
-                ..initial()
+                ..RequestParams::initial()
             };
             assert!(!url(&items(), &req).contains("handle"), "{offset}");
         }
@@ -451,7 +454,7 @@ mod tests {
         let got = build_url(
             "https://h/api/shape?z=1&b=%20x&table=ignored#frag",
             &items(),
-            &initial(),
+            &RequestParams::initial(),
         )
         .unwrap();
         assert_eq!(got, "https://h/api/shape?b=+x&log=full&offset=-1&table=items&z=1");
@@ -460,10 +463,13 @@ mod tests {
     #[test]
     fn base_table_allows_empty_definition_table() {
         let shape = ShapeDefinition::default();
-        let got = build_url("https://h/shape?table=todos", &shape, &initial()).unwrap();
+        let got = build_url("https://h/shape?table=todos", &shape, &RequestParams::initial()).unwrap();
         assert_eq!(got, "https://h/shape?log=full&offset=-1&table=todos");
-        assert_eq!(build_url(BASE, &shape, &initial()), Err(RequestError::EmptyTable));
-        let empty = build_url("https://h/shape?table=", &shape, &initial());
+        assert_eq!(
+            build_url(BASE, &shape, &RequestParams::initial()),
+            Err(RequestError::EmptyTable)
+        );
+        let empty = build_url("https://h/shape?table=", &shape, &RequestParams::initial());
         assert_eq!(empty, Err(RequestError::EmptyTable));
     }
 
@@ -471,7 +477,12 @@ mod tests {
     fn extra_overrides_base_param() {
         let mut shape = items();
         shape.extra.insert("token".into(), "new".into());
-        let got = build_url("https://h/s?token=old&token=older", &shape, &initial()).unwrap();
+        let got = build_url(
+            "https://h/s?token=old&token=older",
+            &shape,
+            &RequestParams::initial(),
+        )
+        .unwrap();
         assert_eq!(got, "https://h/s?log=full&offset=-1&table=items&token=new");
     }
 
@@ -498,7 +509,7 @@ mod tests {
         ] {
             let mut shape = items();
             shape.extra.insert(name.into(), "v".into());
-            let err = build_url(BASE, &shape, &initial()).unwrap_err();
+            let err = build_url(BASE, &shape, &RequestParams::initial()).unwrap_err();
             assert_eq!(err, RequestError::ReservedParam { name: name.into() });
             assert_eq!(err.code(), "EDDY_REQUEST_RESERVED_PARAM");
             assert_eq!(err.family(), "ReservedParamError");
@@ -507,7 +518,7 @@ mod tests {
         for ok in ["secret", "queryable_columns", "Offset", "subset_", "paramsx"] {
             shape.extra.insert(ok.into(), "v".into());
         }
-        assert!(build_url(BASE, &shape, &initial()).is_ok());
+        assert!(build_url(BASE, &shape, &RequestParams::initial()).is_ok());
     }
 
     #[test]
@@ -519,7 +530,7 @@ mod tests {
             "subset__limit=1",
             "cursor=1",
         ] {
-            let err = build_url(&format!("{BASE}?{q}"), &items(), &initial()).unwrap_err();
+            let err = build_url(&format!("{BASE}?{q}"), &items(), &RequestParams::initial()).unwrap_err();
             let name = q.split('=').next().unwrap();
             assert_eq!(err, RequestError::ReservedUrlParam { name: name.into() });
         }
@@ -527,13 +538,16 @@ mod tests {
 
     #[test]
     fn invalid_requests() {
-        assert_eq!(build_url("", &items(), &initial()), Err(RequestError::EmptyUrl));
+        assert_eq!(
+            build_url("", &items(), &RequestParams::initial()),
+            Err(RequestError::EmptyUrl)
+        );
         let shape = ShapeDefinition {
             columns: Some(vec![]),
             ..items()
         };
         assert_eq!(
-            build_url(BASE, &shape, &initial()),
+            build_url(BASE, &shape, &RequestParams::initial()),
             Err(RequestError::EmptyColumns)
         );
         let sse = RequestParams {
@@ -545,7 +559,7 @@ mod tests {
             let live = RequestParams {
                 offset,
                 live: true,
-                ..initial()
+                ..RequestParams::initial()
             };
             let err = build_url(BASE, &items(), &live).unwrap_err();
             assert_eq!(err, RequestError::LiveWithInitialOffset { offset });
@@ -569,7 +583,7 @@ mod tests {
         let mut shape = items();
         shape.extra.insert("\u{FF21}".into(), "a".into());
         shape.extra.insert("\u{1F600}".into(), "b".into());
-        let got = url(&shape, &initial());
+        let got = url(&shape, &RequestParams::initial());
         let smile = got.find("%F0%9F%98%80").unwrap();
         let fullwidth = got.find("%EF%BC%A1").unwrap();
         assert!(smile < fullwidth, "{got}");

@@ -208,16 +208,7 @@ fn definition(o: ShapeJson) -> Result<ShapeDefinition, OptionsError> {
 pub fn parse_shape(json: &str, base: &str) -> Result<ShapeDefinition, OptionsError> {
     let o: ShapeJson = serde_json::from_str(json).map_err(|e| OptionsError::Json(e.to_string()))?;
     let shape = definition(o)?;
-    let probe = RequestParams {
-        offset: Offset::BEFORE_ALL,
-        handle: None,
-        live: false,
-        sse: false,
-        cursor: None,
-        cache_buster: None,
-        expired_handle: None,
-    };
-    build_url(base, &shape, &probe)?;
+    build_url(base, &shape, &RequestParams::initial())?;
     Ok(shape)
 }
 
