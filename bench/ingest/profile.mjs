@@ -8,28 +8,17 @@
 //   node bench/ingest/profile.mjs [rows=100000] [eddy|electric] [top=40]
 import { join } from 'node:path'
 import { startEddyServer, startStatic, browser, ROOT } from '../../tests/e2e/harness.mjs'
+import { COLUMNS, loadTodos } from '../data.mjs'
 
 const N = Number(process.argv[2] ?? 100_000)
 const WHICH = process.argv[3] ?? 'eddy'
 const TOP = Number(process.argv[4] ?? 40)
-const COLUMNS = ['id', 'title', 'done', 'score', 'meta', 'created_at']
 const BIN = process.env.EDDY_SERVER_BIN ?? join(ROOT, 'target/release/eddy-server')
 const server = await startEddyServer(['--max-body-bytes', String(64_000_000)], { bin: BIN })
 const files = await startStatic()
 const b = await browser()
 try {
-  const base = Date.UTC(2026, 0, 1)
-  for (let from = 1; from <= N; from += 10_000) {
-    const ops = []
-    for (let i = from; i < Math.min(from + 10_000, N + 1); i++) {
-      ops.push({ op: 'insert', table: 'todos', row: {
-        id: i, title: `todo number ${i}`, done: i % 2 === 0, score: i / 3,
-        meta: { n: i, tag: `t${i % 10}`, ok: i % 3 === 0 }, created_at: new Date(base + i * 1000).toISOString(),
-      } })
-    }
-    const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
-    if (!r.ok) throw new Error(await r.text())
-  }
+  await loadTodos(server.url, N)
   for (let run = 0; run < 2; run++) {
     const ctx = await b.newContext()
     const page = await ctx.newPage()

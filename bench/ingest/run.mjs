@@ -17,12 +17,11 @@
 // (EDDY_SERVER_BIN=target/debug/eddy-server to try it without the release build.)
 import { join } from 'node:path'
 import { startEddyServer, startStatic, browser, closeBrowser, ROOT } from '../../tests/e2e/harness.mjs'
+import { COLUMNS, loadTodos } from '../data.mjs'
 
 const N = Number(process.argv[2] ?? 100_000)
 const RUNS = Number(process.argv[3] ?? 5)
 const COMMITS = Number(process.argv[4] ?? 200)
-const BATCH = 10_000 // the server's default --max-ops
-const COLUMNS = ['id', 'title', 'done', 'score', 'meta', 'created_at']
 const LIBS = { eddy: 'eddy-sync', electric: '@electric-sql/client' }
 
 const median = (xs) => {
@@ -39,10 +38,6 @@ const files = await startStatic()
 const b = await browser()
 const pageUrl = `${files.url}/tests/e2e/page.html`
 
-async function tx(ops) {
-  const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
-  if (!r.ok) throw new Error(`tx failed: ${r.status} ${await r.text()}`)
-}
 
 /** A fresh context with the page loaded and a CDP session on it. */
 async function freshPage() {
@@ -66,23 +61,9 @@ const wasmBytes = (page) =>
   page.evaluate(async () => (await (await import('/pkg/web/eddy.js')).default()).memory.buffer.byteLength)
 
 try {
-  // The data: N rows in transactions of BATCH rows.
+  // The data: N rows in transactions of BATCH rows (bench/data.mjs).
   const t0 = Date.now()
-  const base = Date.UTC(2026, 0, 1)
-  for (let from = 1; from <= N; from += BATCH) {
-    const ops = []
-    for (let i = from; i < Math.min(from + BATCH, N + 1); i++) {
-      ops.push({ op: 'insert', table: 'todos', row: {
-        id: i,
-        title: `todo number ${i}`,
-        done: i % 2 === 0,
-        score: i / 3,
-        meta: { n: i, tag: `t${i % 10}`, ok: i % 3 === 0 },
-        created_at: new Date(base + i * 1000).toISOString(),
-      } })
-    }
-    await tx(ops)
-  }
+  await loadTodos(server.url, N)
   const shapeQuery = `table=todos&columns=${COLUMNS.join(',')}`
   // The bytes a client downloads: the same chunk sequence both clients request.
   let bytes = 0

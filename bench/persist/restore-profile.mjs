@@ -8,6 +8,7 @@
 //   EDDY_WASM_NAMES=1 bash scripts/build-wasm.sh && cargo build -p eddy-server
 //   node bench/persist/restore-profile.mjs [rows=100000] [indexeddb|opfs] [top=30, 0: no profiler] [runs=3]
 import { persistEnv, waitFor } from '../../tests/e2e/persist-support.mjs'
+import { loadTodos } from '../data.mjs'
 
 const N = Number(process.argv[2] ?? 100_000)
 const STORAGE = process.argv[3] ?? 'indexeddb'
@@ -16,17 +17,7 @@ const RUNS = Number(process.argv[5] ?? 3)
 
 const env = await persistEnv({ serverArgs: ['--max-body-bytes', String(64_000_000)] })
 try {
-  const base = Date.UTC(2026, 0, 1)
-  for (let from = 1; from <= N; from += 10_000) {
-    const ops = []
-    for (let i = from; i < Math.min(from + 10_000, N + 1); i++) {
-      ops.push({ op: 'insert', table: 'todos', row: {
-        id: i, title: `todo number ${i}`, done: i % 2 === 0, score: i / 3,
-        meta: { n: i, tag: `t${i % 10}`, ok: i % 3 === 0 }, created_at: new Date(base + i * 1000).toISOString(),
-      } })
-    }
-    await env.tx(ops)
-  }
+  await loadTodos(env.server, N)
   let b = await env.browser()
   await b.page.evaluate((a) => window.startPersisted(a), { server: env.server, storage: STORAGE })
   await waitFor(async () => (await b.page.evaluate(() => window.view())).stored.rows === N, 120_000, 'stored rows')

@@ -25,15 +25,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { startEddyServer, startStatic, ROOT } from '../../tests/e2e/harness.mjs'
+import { COLUMNS, loadTodos, tx } from '../data.mjs'
 
 const N = Number(process.argv[2] ?? 100_000)
 const RUNS = Number(process.argv[3] ?? 5)
 // 1M updates (the issue's figure) take ~4 min on a loaded 2-core machine; the default ~2 min.
 const UPDATES = Number(process.argv[4] ?? 500_000)
 const KEYS = 10_000
-const BATCH = 10_000 // the server's default --max-ops
 const UPDATE_TX = 1_000 // updates per transaction in figure 4
-const COLUMNS = ['id', 'title', 'done', 'score', 'meta', 'created_at']
 const CLIENTS = ['eddy+indexeddb', 'eddy+opfs', 'eddy', 'electric']
 const NAMES = {
   'eddy+indexeddb': 'eddy-sync + persister (IndexedDB)',
@@ -101,28 +100,6 @@ async function freshBrowser() {
   }
 }
 
-async function tx(base, ops) {
-  const r = await fetch(`${base}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
-  if (!r.ok) throw new Error(`tx failed: ${r.status} ${await r.text()}`)
-}
-
-const base = Date.UTC(2026, 0, 1)
-const row = (i) => ({
-  id: i,
-  title: `todo number ${i}`,
-  done: i % 2 === 0,
-  score: i / 3,
-  meta: { n: i, tag: `t${i % 10}`, ok: i % 3 === 0 },
-  created_at: new Date(base + i * 1000).toISOString(),
-})
-
-async function loadRows(url, n) {
-  for (let from = 1; from <= n; from += BATCH) {
-    const ops = []
-    for (let i = from; i < Math.min(from + BATCH, n + 1); i++) ops.push({ op: 'insert', table: 'todos', row: row(i) })
-    await tx(url, ops)
-  }
-}
 
 /**
  * In the page: sync the shape (not live unless `live`), persisted on `storage` if given. Returns
@@ -184,7 +161,7 @@ function pageOfflineReload({ storage, columns }) {
 
 try {
   const t0 = Date.now()
-  await loadRows(server.url, N)
+  await loadTodos(server.url, N)
   console.log(`data: ${N} rows loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
   // ---- Figures 1–3 ----
@@ -263,7 +240,7 @@ try {
   console.log(`(issue #5 target: ≤ 200 ms and ≥ 10× faster than a re-sync)`)
 
   // ---- Figure 4 ----
-  await loadRows(small.url, KEYS)
+  await loadTodos(small.url, KEYS)
   console.log(`\n### 4. Stored bytes after ${UPDATES} updates over ${KEYS} keys (live persisted stream, ${UPDATE_TX} updates per POST /v1/tx)`)
   console.log(`| backend | fresh store before (bytes) | after updates: bytes | live / dead record bytes | pages | checkpoints | fresh store of the final rows (bytes) | after / fresh | updates/s applied |`)
   console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|`)
