@@ -223,9 +223,6 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   #onNote(note: Note): void {
     switch (note.type) {
       case `up-to-date`:
-        this.#restored = false
-        this.#schedule()
-        break
       case `must-refetch`:
         this.#restored = false
         this.#schedule()

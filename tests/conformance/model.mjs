@@ -54,3 +54,19 @@ export function expected(model, filter) {
   return out;
 }
 
+
+/**
+ * `write(n)`: `n` more random transactions (numbered on from the last call) POSTed to the
+ * server at `url` and applied to `model`; a rejected transaction throws.
+ */
+export function modelWriter(url, rand, model) {
+  let seq = 0;
+  return async (n) => {
+    for (let i = 0; i < n; i++, seq++) {
+      const ops = randomTx(rand, model, seq);
+      if (!ops.length) continue;
+      const r = await fetch(`${url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) });
+      if (!r.ok) throw new Error(`tx: ${r.status} ${await r.text()}`);
+    }
+  };
+}

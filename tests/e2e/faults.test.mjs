@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { closeBrowser, setup, startEddyServer } from './harness.mjs'
 import { SCHEMA } from '../conformance/harness.mjs'
-import { rng, randomTx, expected } from '../conformance/model.mjs'
+import { rng, modelWriter, expected } from '../conformance/model.mjs'
 import { plain, sleep, waitFor, websocketAvailable } from './interop-support.mjs'
 
 after(closeBrowser)
@@ -41,15 +41,7 @@ async function faultyServer(seed) {
   ])
   const rand = rng(1000 + seed)
   const model = new Map()
-  let seq = 0
-  const write = async (n) => {
-    for (let i = 0; i < n; i++, seq++) {
-      const ops = randomTx(rand, model, seq)
-      if (!ops.length) continue
-      const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
-      if (!r.ok) throw new Error(`tx: ${r.status} ${await r.text()}`)
-    }
-  }
+  const write = modelWriter(server.url, rand, model)
   const want = () => plain(Object.fromEntries(expected(model, () => true)))
   return { seed, server, write, want }
 }

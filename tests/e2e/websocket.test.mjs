@@ -15,7 +15,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { writeFileSync } from 'node:fs'
 import { setup, until, closeBrowser, startProxy, startEddyServer } from './harness.mjs'
 import { SCHEMA } from '../conformance/harness.mjs'
-import { rng, randomTx, expected } from '../conformance/model.mjs'
+import { rng, modelWriter, expected } from '../conformance/model.mjs'
 import { plain } from './interop-support.mjs'
 
 after(closeBrowser)
@@ -521,15 +521,7 @@ test('websocket: seeded socket faults (--faults: cuts, 503/500 error frames, del
       ])
       const rand = rng(2000 + seed)
       const model = new Map()
-      let seq = 0
-      const write = async (n) => {
-        for (let i = 0; i < n; i++, seq++) {
-          const ops = randomTx(rand, model, seq)
-          if (!ops.length) continue
-          const r = await fetch(`${server.url}/v1/tx`, { method: 'POST', body: JSON.stringify({ ops }) })
-          assert.equal(r.status, 200, await r.text())
-        }
-      }
+      const write = modelWriter(server.url, rand, model)
       runs.push({ seed, server, write, want: () => plain(Object.fromEntries(expected(model, () => true))) })
     }
     await wrapWebSocket(t.page)
