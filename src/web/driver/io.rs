@@ -170,17 +170,22 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
     let status = resp.status();
     let js_headers = resp.headers();
     let headers = collect_headers(&js_headers);
+    // A 2xx is classified by its headers alone (the body only explains errors): once, here,
+    // for the prefetch, the SSE open and the long-poll answer alike.
+    let ok_2xx = (200..300).contains(&status) && status != 204;
+    let by_headers = ok_2xx.then(|| classify(status, &headers, &[], kind, now_ms()));
     if let Some(inner) = weak.upgrade() {
-        super::prefetch::start(&inner, status, &headers, kind);
+        if let Some(Ok(ResponseClass::Ok(meta))) = &by_headers {
+            super::prefetch::start(&inner, status, meta, kind);
+        }
         inner.core.borrow_mut().last_response = Some(LastResponse {
             url: url.clone(),
             status,
             headers: js_headers,
         });
     }
-    let ok_2xx = (200..300).contains(&status) && status != 204;
-    if kind.sse && ok_2xx {
-        let class = classify(status, &headers, &[], kind, now_ms());
+    if let (true, Some(class)) = (kind.sse, &by_headers) {
+        let class = class.clone();
         let opened = matches!(class, Ok(ResponseClass::Ok(_)));
         send(
             &weak,
@@ -217,7 +222,7 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
     let now = now_ms();
     let input = match bytes {
         Ok(bytes) => {
-            let class = classify(status, &headers, &bytes, kind, now);
+            let class = by_headers.unwrap_or_else(|| classify(status, &headers, &bytes, kind, now));
             let body = match &class {
                 Ok(ResponseClass::Ok(_)) if status != 204 => Some(parse_body(&bytes)),
                 _ => None,
@@ -231,7 +236,7 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
         // The headers arrived but the body broke off: a malformed body for the machine (the
         // offset is not advanced; the same request is retried).
         Err(_) => {
-            let class = classify(status, &headers, &[], kind, now);
+            let class = by_headers.unwrap_or_else(|| classify(status, &headers, &[], kind, now));
             let body = matches!(class, Ok(ResponseClass::Ok(_))).then(|| {
                 Err(MessageError::Json {
                     line: 0,

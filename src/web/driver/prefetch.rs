@@ -10,10 +10,10 @@
 use js_sys::Promise;
 use web_sys::{AbortController, Headers, RequestInit};
 
-use super::env::{global_fetch, now_ms};
+use super::env::global_fetch;
 use super::Inner;
 use crate::protocol::request::build_url;
-use crate::protocol::response::{classify, RequestKind, ResponseClass};
+use crate::protocol::response::{RequestKind, ShapeMeta};
 
 /// A request started ahead of the machine.
 #[derive(Debug)]
@@ -30,14 +30,12 @@ impl Prefetch {
     }
 }
 
-/// After the headers of an answer to a non-live request: start the predicted next request.
-pub(super) fn start(inner: &Inner, status: u16, headers: &[(String, String)], kind: RequestKind) {
+/// After the headers of an answer to a non-live request (classified as `meta`): start the
+/// predicted next request.
+pub(super) fn start(inner: &Inner, status: u16, meta: &ShapeMeta, kind: RequestKind) {
     if kind.live || kind.sse || status != 200 {
         return;
     }
-    let Ok(ResponseClass::Ok(meta)) = classify(status, headers, &[], kind, now_ms()) else {
-        return;
-    };
     let (url, request_headers) = {
         let core = inner.core.borrow();
         if core.headers_provider.is_some()
@@ -47,7 +45,7 @@ pub(super) fn start(inner: &Inner, status: u16, headers: &[(String, String)], ki
         {
             return;
         }
-        let Some(params) = core.machine.prefetch_params(&meta) else {
+        let Some(params) = core.machine.prefetch_params(meta) else {
             return;
         };
         let Ok(url) = build_url(&core.base_url, &core.shape, &params) else {
