@@ -3,7 +3,7 @@
 // one per committed change; a must-refetch is silent and subscribers next see the re-synced
 // state (no empty flash). Rows live in the Rust materializer and become JS objects only when read.
 
-import { mapFromBulk } from './bulk.js'
+import { rowsFromBulk } from './bulk.js'
 import type { Note } from './wasm.js'
 import type { EddyError } from './errors.js'
 import type { ShapeStream } from './stream.js'
@@ -26,9 +26,14 @@ export class Shape<T extends Row = Row> {
   readonly stream: ShapeStream<T> | ShapeStreamPersister<T>
   #subscribers = new Map<object, (change: ShapeChange<T>) => void>()
   #waiters: Waiter<T>[] = []
-  /** Rows as JS objects, built on first read, then patched per commit (unchanged rows keep their identity). */
+  /**
+   * Rows as JS objects, built on first read, then patched per commit (unchanged rows keep their
+   * identity). A first read of `rows` builds only the array: its keys wait in `#keys` (a JSON
+   * array, same order) until the map is wanted — by `currentValue`, a subscriber or the first patch.
+   */
   #value: Map<string, T> | undefined
   #rows: T[] | undefined
+  #keys: string | undefined
   #notified = false
   #pending = false
   #error: EddyError | false = false
@@ -52,23 +57,41 @@ export class Shape<T extends Row = Row> {
 
   /** The committed rows now (typed; int8 as BigInt). */
   get currentRows(): T[] {
-    if (!this.#rows) this.#rows = [...this.currentValue.values()]
-    return this.#rows
+    if (!this.#rows) {
+      if (this.#value) this.#rows = [...this.#value.values()]
+      else this.#load()
+    }
+    return this.#rows!
   }
 
   /** The committed rows now, by key. */
   get currentValue(): Map<string, T> {
     if (!this.#value) {
-      this.#value = this.stream._mapValue(mapFromBulk<T>(this.stream._driver.rowsBulk(true)))
-      this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
+      if (this.#keys === undefined || !this.#rows) this.#load()
+      const rows = this.#rows!
+      const keys = JSON.parse(this.#keys!) as string[]
+      const map = new Map<string, T>()
+      for (let i = 0; i < rows.length; i++) map.set(keys[i], rows[i])
+      this.#value = map
+      this.#keys = undefined
     }
     return this.#value
   }
 
+  /** Every committed row from the driver in one call (array and keys, no map yet). */
+  #load(): void {
+    const bulk = this.stream._driver.rowsBulk(true)
+    this.#rows = this.stream._mapRows(rowsFromBulk<T>(bulk))
+    this.#keys = bulk.keys ?? `[]`
+    this.#value = undefined
+    this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
+  }
+
   /** Apply one commit's change set to the JS copy, if there is one (one call for all changed rows). */
   #patch(deleted: string[], changed: string[]): void {
-    const map = this.#value
-    if (!map) return
+    if (!this.#value && this.#keys === undefined) return // nothing built: read fresh when wanted
+    const map = this.currentValue // the map of the rows built so far (before this commit)
+    this.#rows = undefined
     for (const k of deleted) map.delete(k)
     if (changed.length > 0) {
       const rows = this.stream._mapRows(this.stream._driver.getMany(changed) as (T | undefined)[])
@@ -78,6 +101,12 @@ export class Shape<T extends Row = Row> {
         else map.set(k, row)
       })
     }
+  }
+
+  #drop(): void {
+    this.#value = undefined
+    this.#rows = undefined
+    this.#keys = undefined
   }
 
   /** Called with `{value, rows}` at the first up-to-date and after every visible change. */
@@ -125,15 +154,14 @@ export class Shape<T extends Row = Row> {
   #onNote(note: Note): void {
     if (note.type === `batch` && note.committed) {
       if (note.changed) {
-        this.#rows = undefined
         try {
           if (note.inserted && note.updated && note.deleted) {
             this.#patch(note.deleted, [...note.inserted, ...note.updated])
           } else {
-            this.#value = undefined // no keys listed: rebuilt on the next read
+            this.#drop() // no keys listed: rebuilt on the next read
           }
         } catch {
-          this.#value = undefined // rebuilt (and its error surfaced) on the next read
+          this.#drop() // rebuilt (and its error surfaced) on the next read
         }
       }
       if (note.changed || note.reset || !this.#notified) this.#pending = true
@@ -154,6 +182,7 @@ export class Shape<T extends Row = Row> {
     if (this.#waiters.length === 0 && this.#subscribers.size === 0) return
     const rows = this.currentRows
     for (const w of this.#waiters.splice(0)) w.resolve(rows)
+    if (this.#subscribers.size === 0) return
     const change = { value: this.currentValue, rows }
     for (const cb of [...this.#subscribers.values()]) {
       try {

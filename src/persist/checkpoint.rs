@@ -54,10 +54,16 @@ pub struct CheckpointPolicy {
 }
 
 impl Default for CheckpointPolicy {
-    /// 64 KiB pages, 50 % dead threshold, pages under 16 KiB merged once 8 of them exist.
+    /// 256 KiB pages, 50 % dead threshold, pages under 16 KiB merged once 8 of them exist.
+    ///
+    /// Why 256 KiB: Chromium keeps IndexedDB values up to 64 KiB inline in its LevelDB and
+    /// larger ones as separate blob files, and reads the latter about four times faster
+    /// (15 MB of pages on this project's machines: ~200 ms at 60 KiB a value, ~50 ms at 70 KiB
+    /// to 4 MiB). Bigger pages also mean fewer records per checkpoint; the cost is a rewrite of
+    /// up to one page's live rows when compaction picks a page.
     fn default() -> Self {
         CheckpointPolicy {
-            page_target_bytes: 64 * 1024,
+            page_target_bytes: 256 * 1024,
             dead_percent: 50,
             small_page_bytes: 16 * 1024,
             max_small_pages: 8,

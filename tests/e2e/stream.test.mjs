@@ -303,3 +303,40 @@ test('Shape keeps unchanged row objects across commits and patches only changed 
     await t.close()
   }
 })
+
+test('a Shape first read through `rows` (array only, no map yet) patches the same objects on the next commit', T, async () => {
+  const t = await setup()
+  try {
+    await t.tx([insert(row(1)), insert(row(2)), insert(row(3))])
+    await t.page.evaluate(async (server) => {
+      const { ShapeStream, Shape } = window.eddy
+      window.ac = new AbortController()
+      window.stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' }, signal: window.ac.signal })
+      window.shape = new Shape(window.stream)
+      window.beforeRows = await window.shape.rows // no subscriber: only the array is built
+    }, t.server)
+    await t.tx([{ op: 'update', table: 'todos', row: { id: 2, title: 'two' } }, { op: 'delete', table: 'todos', row: { id: 3 } }, insert(row(4))])
+    await until(t.page, () => window.shape.currentRows.some((r) => r.id === 4n))
+    const r = await t.page.evaluate(() => {
+      const rows = window.shape.currentRows
+      const before = window.beforeRows
+      const value = window.shape.currentValue
+      return {
+        ids: rows.map((x) => Number(x.id)),
+        same1: rows[0] === before[0],
+        same2: rows[1] === before[1],
+        title2: rows[1].title,
+        keys: [...value.keys()],
+        valueIsRows: [...value.values()].every((x, i) => x === rows[i]),
+      }
+    })
+    assert.deepEqual(r, {
+      ids: [1, 2, 4], same1: true, same2: false, title2: 'two',
+      keys: ['"public"."todos"/"1"', '"public"."todos"/"2"', '"public"."todos"/"4"'], valueIsRows: true,
+    })
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    await t.page.evaluate(() => window.ac.abort()).catch(() => {})
+    await t.close()
+  }
+})
