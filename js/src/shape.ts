@@ -16,6 +16,19 @@ export interface ShapeChange<T extends Row = Row> {
   rows: T[]
 }
 
+/**
+ * An initial sync's rows, built batch by batch while the rest downloads: the JS objects of
+ * the pending inserts of segments `first..=last` (`Materializer::pending_inserts`), used at the
+ * commit only if it made exactly those rows (`plainCommit`), and dropped otherwise.
+ */
+interface Early<T> {
+  first: number
+  last: number
+  rows: T[][]
+  keys: string[]
+  count: number
+}
+
 interface Waiter<T> {
   resolve: (rows: T[]) => void
   reject: (e: EddyError) => void
@@ -28,12 +41,15 @@ export class Shape<T extends Row = Row> {
   #waiters: Waiter<T>[] = []
   /**
    * Rows as JS objects, built on first read, then patched per commit (unchanged rows keep their
-   * identity). A first read of `rows` builds only the array: its keys wait in `#keys` (a JSON
-   * array, same order) until the map is wanted — by `currentValue`, a subscriber or the first patch.
+   * identity). A first read of `rows` builds only the array: its keys wait in `#keys` (JSON
+   * arrays whose concatenation is in row order) until the map is wanted — by `currentValue`, a
+   * subscriber or the first patch.
    */
   #value: Map<string, T> | undefined
   #rows: T[] | undefined
-  #keys: string | undefined
+  #keys: string[] | undefined
+  /** `null`: building early failed (a value the parser rejects); not tried again this sync. */
+  #early: Early<T> | undefined | null
   #notified = false
   #pending = false
   #error: EddyError | false = false
@@ -69,9 +85,9 @@ export class Shape<T extends Row = Row> {
     if (!this.#value) {
       if (this.#keys === undefined || !this.#rows) this.#load()
       const rows = this.#rows!
-      const keys = JSON.parse(this.#keys!) as string[]
       const map = new Map<string, T>()
-      for (let i = 0; i < rows.length; i++) map.set(keys[i], rows[i])
+      let i = 0
+      for (const doc of this.#keys!) for (const key of JSON.parse(doc) as string[]) map.set(key, rows[i++])
       this.#value = map
       this.#keys = undefined
     }
@@ -82,9 +98,73 @@ export class Shape<T extends Row = Row> {
   #load(): void {
     const bulk = this.stream._driver.rowsBulk(true)
     this.#rows = this.stream._mapRows(rowsFromBulk<T>(bulk))
-    this.#keys = bulk.keys ?? `[]`
+    this.#keys = [bulk.keys ?? `[]`]
     this.#value = undefined
     this.stream._driver.setWantKeys(true) // from now on, patch instead of rebuilding
+  }
+
+  /**
+   * A batch of an initial sync arrived (not committed yet): if someone will read the rows at
+   * the commit (a waiter or a subscriber), build the JS objects of its inserts now, while the
+   * next batch downloads.
+   */
+  #prebuild(): void {
+    if (this.#early === null || this.#rows || this.#value) return
+    if (this.#waiters.length === 0 && this.#subscribers.size === 0) return
+    const driver = this.stream._driver
+    let e = this.#early
+    let b
+    try {
+      b = driver.pendingBulk(e?.last)
+    } catch {
+      this.#early = null
+      return
+    }
+    if (b && e && b.first !== e.last + 1) {
+      this.#early = null // not a continuation (cannot normally happen): read at the commit
+      return
+    }
+    if (!b) return
+    let rows: T[]
+    try {
+      rows = this.stream._mapRows(rowsFromBulk<T>(b))
+    } catch {
+      this.#early = null // the error surfaces where the rows are read
+      return
+    }
+    if (!e) e = this.#early = { first: b.first, last: b.last, rows: [], keys: [], count: 0 }
+    e.rows.push(rows)
+    e.keys.push(b.keys ?? `[]`)
+    e.count += rows.length
+    e.last = b.last
+  }
+
+  /**
+   * The first commit: when it made exactly the rows built early (plus those of batches that
+   * came with it, read now), they are the rows. False when it is not that commit.
+   */
+  #takeEarly(): boolean {
+    const e = this.#early
+    this.#early = undefined
+    if (!e || this.#rows || this.#value) return false
+    const driver = this.stream._driver
+    const c = driver.plainCommit()
+    if (!c || c.first !== e.first || c.last < e.last || c.rows < e.count) return false
+    const parts = e.rows
+    const keys = e.keys
+    if (c.rows > e.count) {
+      try {
+        const rest = driver.rowsBulkFrom(e.count, true)
+        parts.push(this.stream._mapRows(rowsFromBulk<T>(rest)))
+        keys.push(rest.keys ?? `[]`)
+      } catch {
+        return false // read (and its error surfaced) the usual way
+      }
+    }
+    this.#rows = parts.length === 1 ? parts[0] : ([] as T[]).concat(...parts)
+    this.#keys = keys
+    driver.setWantKeys(true)
+    return true
   }
 
   /** Apply one commit's change set to the JS copy, if there is one (one call for all changed rows). */
@@ -107,6 +187,7 @@ export class Shape<T extends Row = Row> {
     this.#value = undefined
     this.#rows = undefined
     this.#keys = undefined
+    this.#early = undefined
   }
 
   /** Called with `{value, rows}` at the first up-to-date and after every visible change. */
@@ -152,8 +233,12 @@ export class Shape<T extends Row = Row> {
   }
 
   #onNote(note: Note): void {
-    if (note.type === `batch` && note.committed) {
-      if (note.changed) {
+    if (note.type === `batch` && !note.committed) {
+      this.#prebuild()
+    } else if (note.type === `batch` && note.committed) {
+      if (note.changed && this.#takeEarly()) {
+        // the rows built while syncing are the committed rows
+      } else if (note.changed) {
         try {
           if (note.inserted && note.updated && note.deleted) {
             this.#patch(note.deleted, [...note.inserted, ...note.updated])

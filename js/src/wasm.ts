@@ -42,6 +42,11 @@ export interface Driver {
   get(key: string): object | undefined
   getMany(keys: string[]): (object | undefined)[]
   rowsBulk(withKeys: boolean): Bulk
+  rowsBulkFrom(start: number, withKeys: boolean): Bulk
+  /** Initial sync: the pending inserts after segment `after`, and their segment ids. */
+  pendingBulk(after: number | undefined): (Bulk & { first: number; last: number }) | undefined
+  /** The last commit, if it made an empty map's rows from plain inserts. */
+  plainCommit(): { first: number; last: number; rows: number } | undefined
   free(): void
 }
 

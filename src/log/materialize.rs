@@ -4,6 +4,7 @@
 
 use super::changeset::{ChangeSet, Tracker};
 use super::compact::snapshot_of;
+use super::pending::{Pending, SegmentRange};
 use super::table::RowMap;
 use super::tags::TagState;
 use crate::protocol::{ChangeMessage, Column, ControlMessage, Key, Message, Row};
@@ -75,10 +76,22 @@ pub struct MaterializerOptions {
 pub struct Materializer {
     options: MaterializerOptions,
     committed: RowMap,
-    /// Messages waiting for a commit point, in segments: a batch's messages are moved into a
-    /// segment sized for that batch, so a long initial sync never re-copies what is pending.
-    pending: Vec<Vec<Message>>,
+    /// Messages waiting for a commit point, one segment per batch.
+    pending: Pending,
     refetching: bool,
+    /// What the last commit was, when it was a [`PlainCommit`].
+    plain_commit: Option<PlainCommit>,
+}
+
+/// A commit that made the rows of an empty map from plain inserts (no update, delete, event or
+/// PK change, no key twice): the committed rows are exactly the inserts of these segments, in
+/// order (the first commit of an initial sync, normally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainCommit {
+    /// The segments it took.
+    pub segments: SegmentRange,
+    /// The rows it made.
+    pub rows: usize,
 }
 
 impl Materializer {
@@ -141,14 +154,7 @@ impl Materializer {
 
     /// Add a message to the pending buffer; `more` messages of this batch may follow.
     fn stage(&mut self, m: Message, more: usize) {
-        match self.pending.last_mut() {
-            Some(segment) if segment.len() < segment.capacity() => segment.push(m),
-            _ => {
-                let mut segment = Vec::with_capacity(more + 1);
-                segment.push(m);
-                self.pending.push(segment);
-            }
-        }
+        self.pending.stage(m, more);
     }
 
     /// The shape must be re-synced from scratch (a 409): drop the pending buffer and mark the
@@ -203,7 +209,24 @@ impl Materializer {
 
     /// Number of buffered change and move messages waiting for an `up-to-date`.
     pub fn pending_len(&self) -> usize {
-        self.pending.iter().map(Vec::len).sum()
+        self.pending.len()
+    }
+
+    /// During an initial sync (nothing committed, no refetch, and nothing pending but plain
+    /// inserts): the pending inserts of the segments after id `after` (of all for `None`), with
+    /// the segments' id range. If the commit that takes them is a [`PlainCommit`] of the same
+    /// segments, they are the committed rows, in map order; so their JS objects can be built
+    /// before the commit, while the rest of the sync downloads.
+    pub fn pending_inserts(&self, after: Option<u64>) -> Option<(SegmentRange, Vec<&ChangeMessage>)> {
+        if self.committed.len() != 0 || self.refetching {
+            return None;
+        }
+        self.pending.inserts_after(after)
+    }
+
+    /// The last commit, if it was a [`PlainCommit`].
+    pub fn plain_commit(&self) -> Option<PlainCommit> {
+        self.plain_commit
     }
 
     /// The committed rows as compacted inserts (for persistence; restore with
@@ -218,15 +241,16 @@ impl Materializer {
             && self
                 .pending
                 .iter()
-                .flatten()
                 .all(|m| matches!(m, Message::Change(c) if c.headers.snapshot_mark.is_some()))
     }
 
     fn commit(&mut self, t: &mut Tracker) {
-        let pending: Vec<Vec<Message>> = std::mem::take(&mut self.pending);
+        let plain = self.pending.is_plain();
+        let (pending, segments) = self.pending.take();
         let count = pending.iter().map(Vec::len).sum();
         let pending = pending.into_iter().flatten();
         let mode = self.options.mode;
+        self.plain_commit = None;
         if self.refetching {
             self.refetching = false;
             let mut fresh = RowMap::default();
@@ -249,6 +273,12 @@ impl Materializer {
             self.committed.reserve(count);
             for m in pending {
                 apply_message(&mut self.committed, m, mode, t);
+            }
+            if let Some(segments) = segments.filter(|_| plain && self.committed.len() == count) {
+                self.plain_commit = Some(PlainCommit {
+                    segments,
+                    rows: count,
+                });
             }
         } else {
             for m in pending {

@@ -17,10 +17,12 @@
 mod changeset;
 mod compact;
 mod materialize;
+mod pending;
 mod table;
 mod tags;
 
 pub use changeset::ChangeSet;
 pub use compact::{compact, Compactor};
-pub use materialize::{Materializer, MaterializerOptions, Mode};
+pub use materialize::{Materializer, MaterializerOptions, Mode, PlainCommit};
+pub use pending::SegmentRange;
 pub use tags::TagState;

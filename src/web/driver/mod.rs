@@ -8,6 +8,7 @@
 //! JS objects only when JS reads them (`rows()`, `entries()`, `MessageBatch.messages()`).
 
 mod batch;
+mod body_read;
 mod env;
 mod http;
 mod io;
@@ -15,6 +16,7 @@ mod notes;
 mod options;
 pub(crate) mod persist_hook;
 mod prefetch;
+mod rows_read;
 mod shape_def;
 
 use std::cell::{Cell, RefCell};
@@ -31,7 +33,6 @@ pub use batch::MessageBatch;
 pub(crate) use env::{now_ms, warn, warn_value};
 pub use options::{OptionsError, Transport};
 
-use super::bulk::{self, BulkRows};
 use super::convert::{row_to_js_cached, KeyCache};
 use super::error::to_js_error;
 use super::ws;
@@ -580,26 +581,6 @@ impl ShapeStreamDriver {
     #[wasm_bindgen(js_name = getMany)]
     pub fn get_many(&self, keys: Vec<String>) -> Result<Array, JsValue> {
         keys.iter().map(|k| self.get(k)).collect()
-    }
-
-    /// All committed rows as one JSON document (`{json, keys?, bigint, float}`: `[row, ...]`
-    /// and, with keys, `[key, ...]`; see `web::bulk`), for `JSON.parse` on the JS side: the
-    /// fast path for many rows.
-    #[wasm_bindgen(js_name = rowsBulk)]
-    pub fn rows_bulk(&self, with_keys: bool) -> Result<JsValue, JsValue> {
-        let core = self.inner.core.borrow();
-        let empty = Schema::default();
-        let schema = core.schema.as_deref().unwrap_or(&empty);
-        let mut b = BulkRows::with_capacity(bulk::estimate_bytes(core.rows.rows().map(|(_, r)| r)));
-        if with_keys {
-            b = b.with_keys();
-        }
-        for (key, row) in core.rows.rows() {
-            b.push(with_keys.then(|| key.as_str()), schema, row, &core.parsers)
-                .map_err(|e| to_js_error(&e))?;
-        }
-        drop(core);
-        Ok(bulk::to_js(&b.finish()))
     }
 
     /// One committed row by key, typed; `undefined` when absent.
