@@ -4,6 +4,7 @@
 //! request URLs; classify responses. No I/O, no clock (time is passed in where a rule needs it).
 
 pub mod array;
+pub mod body;
 pub mod message;
 pub mod offset;
 pub mod request;

@@ -12,7 +12,7 @@ use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, RequestInit, Re
 use super::env::{self, global_fetch, now_ms};
 use super::options::parse_shape;
 use super::{dispatch, Inner, LastResponse};
-use crate::protocol::message::{parse_body, parse_event, MessageError};
+use crate::protocol::message::parse_event;
 use crate::protocol::request::{build_url, RequestParams};
 use crate::protocol::response::{classify, is_event_stream, RequestKind, ResponseClass};
 use crate::protocol::sse::{SseDecoder, StreamEnd};
@@ -212,44 +212,32 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
         }
         return;
     }
+    if let Some(Ok(class @ ResponseClass::Ok(_))) = by_headers.as_ref().filter(|_| status != 204) {
+        // A 2xx with messages: parsed while it downloads.
+        let class = Ok(class.clone());
+        let body = super::body_read::read_messages(&weak, &resp).await;
+        return send(
+            &weak,
+            vec![Input::ResponseReceived {
+                request_id: id,
+                class,
+                body: Some(body),
+            }],
+        );
+    }
+    // Anything else is classified with its (small) body: an error explains itself there.
     let bytes = match resp.array_buffer() {
         Ok(p) => JsFuture::from(p).await.map(|b| Uint8Array::new(&b).to_vec()),
         Err(e) => Err(e),
     };
-    if let (Ok(b), Some(inner)) = (&bytes, weak.upgrade()) {
-        inner.core.borrow_mut().bytes_pending += b.len() as u64;
-    }
     let now = now_ms();
-    let input = match bytes {
-        Ok(bytes) => {
-            let class = by_headers.unwrap_or_else(|| classify(status, &headers, &bytes, kind, now));
-            let body = match &class {
-                Ok(ResponseClass::Ok(_)) if status != 204 => Some(parse_body(&bytes)),
-                _ => None,
-            };
-            Input::ResponseReceived {
-                request_id: id,
-                class,
-                body,
-            }
-        }
-        // The headers arrived but the body broke off: a malformed body for the machine (the
-        // offset is not advanced; the same request is retried).
-        Err(_) => {
-            let class = by_headers.unwrap_or_else(|| classify(status, &headers, &[], kind, now));
-            let body = matches!(class, Ok(ResponseClass::Ok(_))).then(|| {
-                Err(MessageError::Json {
-                    line: 0,
-                    column: 0,
-                    reason: "the response body was cut off".to_owned(),
-                })
-            });
-            Input::ResponseReceived {
-                request_id: id,
-                class,
-                body,
-            }
-        }
+    let input = Input::ResponseReceived {
+        request_id: id,
+        class: by_headers.unwrap_or_else(|| {
+            let bytes = bytes.as_deref().unwrap_or_default();
+            classify(status, &headers, bytes, kind, now)
+        }),
+        body: None,
     };
     send(&weak, vec![input]);
 }
