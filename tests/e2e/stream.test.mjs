@@ -340,3 +340,52 @@ test('a Shape first read through `rows` (array only, no map yet) patches the sam
     await t.close()
   }
 })
+
+test('a many-chunk initial sync: the rows a Shape builds while syncing equal the server rows (plain snapshot, and a log with changes)', T, async () => {
+  const t = await setup({ serverArgs: ['--chunk-bytes', '2048'] })
+  try {
+    await t.tx(Array.from({ length: 300 }, (_, i) => insert(row(i + 1))))
+    const sync = (lib, from) => t.page.evaluate(async ({ server, lib, from }) => {
+      const { ShapeStream, Shape } = window[lib]
+      const stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' }, subscribe: false, ...from })
+      const shape = new Shape(stream)
+      if (lib === 'electric') {
+        const rows = await shape.rows
+        return { rows: window.plain(rows) }
+      }
+      // Count the batches whose rows were built before the commit.
+      const d = stream._driver
+      const pendingBulk = d.pendingBulk.bind(d)
+      let early = 0
+      d.pendingBulk = (after) => {
+        const b = pendingBulk(after)
+        if (b) early++
+        return b
+      }
+      const rows = await shape.rows
+      const value = shape.currentValue
+      const keysMatch = [...value.values()].every((r, i) => r === rows[i])
+      const at = { offset: stream.lastOffset, handle: stream.shapeHandle }
+      return { rows: window.plain(rows), early, plainCommit: !!d.plainCommit(), keysMatch, size: value.size, at }
+    }, { server: t.server, lib, from })
+    // 1. A fresh shape: a snapshot of inserts only, in many batches.
+    const a = await sync('eddy', {})
+    assert.ok(a.early > 3, `rows of ${a.early} batches built early`)
+    assert.deepEqual([a.plainCommit, a.keysMatch, a.size], [true, true, 300])
+    assert.deepEqual(plain(a.rows), await officialRows(t.page, t.server))
+    // 2. From that offset (no rows yet in the new stream): updates, deletes and inserts before
+    // the first up-to-date. Not a plain commit; the same rows as the official client's.
+    const ops = []
+    for (let i = 1; i <= 300; i += 7) ops.push({ op: 'update', table: 'todos', row: { id: i, title: `changed ${i}` } })
+    for (let i = 3; i <= 300; i += 11) ops.push({ op: 'delete', table: 'todos', row: { id: i } })
+    for (let i = 301; i <= 320; i++) ops.push(insert(row(i)))
+    await t.tx(ops)
+    const b = await sync('eddy', a.at)
+    const official = await sync('electric', a.at)
+    assert.deepEqual([b.plainCommit, b.keysMatch], [false, true])
+    assert.ok(b.size > 40, `${b.size} rows`)
+    assert.deepEqual(plain(b.rows), plain(official.rows))
+  } finally {
+    await t.close()
+  }
+})
