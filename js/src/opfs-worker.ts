@@ -11,9 +11,14 @@ import init, * as core from '../../pkg/web/eddy.js'
 // No top-level await here (bundlers build workers as classic IIFE scripts by default, e.g. Vite's
 // `worker.format: 'iife'`), and the handler is installed synchronously: messages posted while
 // the wasm module is still loading would otherwise find no listener. The first request awaits it.
-const loaded: Promise<{ OpfsStore: new (handle: unknown) => Store }> = init({
-  module_or_path: new URL(`../../pkg/web/eddy_bg.wasm`, import.meta.url),
-}).then(() => core)
+// The page's first message hands over its compiled module (no second fetch and compile here);
+// without one (no module to give), the worker loads the wasm from next to the glue itself.
+let gotModule: (module: WebAssembly.Module | undefined) => void = () => {}
+const loaded: Promise<{ OpfsStore: new (handle: unknown) => Store }> = new Promise<WebAssembly.Module | undefined>(
+  (resolve) => (gotModule = resolve),
+)
+  .then((module) => init({ module_or_path: module ?? new URL(`../../pkg/web/eddy_bg.wasm`, import.meta.url) }))
+  .then(() => core)
 
 interface Store {
   loadMeta(): Uint8Array | undefined
@@ -85,6 +90,7 @@ async function handle(op: string, file: string, args: unknown[]): Promise<[unkno
 let queue: Promise<unknown> = Promise.resolve()
 scope.onmessage = (e: MessageEvent) => {
   const { id, op, file, args } = e.data
+  if (op === `module`) return gotModule(args?.[0])
   queue = queue.then(async () => {
     try {
       const [result, transfer] = await handle(op, file, args ?? [])

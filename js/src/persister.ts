@@ -9,7 +9,7 @@
 import * as core from '../../pkg/web/eddy.js'
 import type { ShapeStream, StreamObserver } from './stream.js'
 import { EddyError, toEddyError } from './errors.js'
-import type { Note } from './wasm.js'
+import { wasmModule, type Note } from './wasm.js'
 import type { Message, Row, Status, SyncProgress } from './types.js'
 
 /** A storage failure (`code` EDDY_STORAGE_LOST / _CORRUPT / _BACKEND, EDDY_PERSIST_*). */
@@ -473,6 +473,7 @@ function worker(): Worker {
     // The literal `new Worker(new URL(…, import.meta.url), { type: 'module' })` form is what
     // bundlers (Vite, webpack 5) recognise without a plugin.
     opfsWorker = new Worker(new URL(`./opfs-worker.js`, import.meta.url), { type: `module` })
+    opfsWorker.postMessage({ op: `module`, args: [wasmModule()] }) // always first: the worker waits for it
     opfsWorker.onmessage = (e: MessageEvent) => {
       const { id, ok, result, error } = e.data
       const p = opfsPending.get(id)

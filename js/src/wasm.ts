@@ -7,14 +7,33 @@ import type { Bulk } from './bulk.js'
 
 const wasmUrl = new URL(`../../pkg/web/eddy_bg.wasm`, import.meta.url)
 
+/** The compiled module, kept for the OPFS worker (a `WebAssembly.Module` can be posted to it). */
+let compiled: WebAssembly.Module | undefined
+
+/** Fetch and compile (streaming when the server says `application/wasm`). */
+async function compile(url: URL): Promise<WebAssembly.Module> {
+  const response = await fetch(url)
+  if (!response.ok) throw new Error(`eddy-sync: fetching ${url} failed: ${response.status}`)
+  if (response.headers.get(`Content-Type`)?.startsWith(`application/wasm`)) {
+    return WebAssembly.compileStreaming(response)
+  }
+  return WebAssembly.compile(await response.arrayBuffer())
+}
+
 async function load(): Promise<void> {
   if (wasmUrl.protocol === `file:`) {
     const fsName = `node:fs/promises`
     const fs = await import(/* @vite-ignore */ fsName)
     await init({ module_or_path: await fs.readFile(wasmUrl) })
   } else {
-    await init({ module_or_path: wasmUrl })
+    compiled = await compile(wasmUrl)
+    await init({ module_or_path: compiled })
   }
+}
+
+/** The page's compiled wasm module (undefined under Node), so a worker need not compile it again. */
+export function wasmModule(): WebAssembly.Module | undefined {
+  return compiled
 }
 
 await load()

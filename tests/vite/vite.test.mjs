@@ -46,15 +46,19 @@ async function serverRows() {
     .sort((a, b) => Number(a.id) - Number(b.id))
 }
 
-/** Open the app at `base`, check the initial rows against the server's, then a live insert. */
-async function checkApp(base, liveId) {
+/**
+ * Open the app at `base`, check the initial rows against the server's, then a live insert. With
+ * `storage`, the app persists the shape there, and every synced row must be stored.
+ */
+async function checkApp(base, liveId, storage) {
   const ctx = await (await browser()).newContext()
   const page = await ctx.newPage()
   const errors = []
   page.on('pageerror', (e) => errors.push(e.message))
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
   try {
-    await page.goto(`${base}/?server=${encodeURIComponent(eddy.url)}`, { timeout: 30_000 })
+    const query = `server=${encodeURIComponent(eddy.url)}${storage ? `&storage=${storage}` : ''}`
+    await page.goto(`${base}/?${query}`, { timeout: 30_000 })
     await page.waitForFunction(() => window.app?.ready || window.app?.error, null, { timeout: 30_000 })
     assert.equal(await page.evaluate(() => window.app.error), undefined, errors.join('\n'))
     const sorted = () => window.app.rows.slice().sort((a, b) => Number(a.id) - Number(b.id))
@@ -65,6 +69,7 @@ async function checkApp(base, liveId) {
       { id: '3', title: 'todo 3', done: false },
     ])
     assert.deepEqual(await page.evaluate(sorted), initial)
+    if (storage) assert.equal(await page.evaluate(() => window.app.stored), initial.length, `rows stored in ${storage}`)
     await tx([{ op: 'insert', table: 'todos', row: { id: liveId, title: `live ${liveId}`, done: true } }])
     await page.waitForFunction((id) => window.app.rows.some((r) => r.id === String(id)), liveId, {
       timeout: 30_000,
@@ -135,6 +140,7 @@ test('the built app syncs the shape from eddy-server and shows a live insert', {
   await new Promise((r) => files.listen(0, '127.0.0.1', r))
   try {
     await checkApp(`http://127.0.0.1:${files.address().port}`, 100)
+    await checkApp(`http://127.0.0.1:${files.address().port}`, 101, 'opfs')
   } finally {
     files.closeAllConnections()
     await new Promise((r) => files.close(r))
@@ -166,6 +172,7 @@ test('the vite dev server serves the app, which syncs and shows a live insert', 
       dev.on('exit', (code) => reject(new Error(`vite dev exited ${code}: ${log}`)))
     })
     await checkApp(`http://127.0.0.1:${port}`, 200)
+    await checkApp(`http://127.0.0.1:${port}`, 201, 'opfs')
   } catch (e) {
     e.message += `\nvite dev output:\n${log}`
     throw e
