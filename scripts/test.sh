@@ -17,6 +17,7 @@ step "format and lint"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "native tests (core, fuzz suites, eddy-server over real sockets)"
 cargo test --workspace --quiet

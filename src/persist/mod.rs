@@ -8,11 +8,11 @@
 //!   byte counts and dead-record masks, next page id, row count, sequence.
 //! - [`checkpoint`] — the [`Checkpointer`]: plans copy-on-write commits of what changed, with
 //!   byte-driven compaction, and applies them only once stored.
-//! - [`restore`] — meta + pages back to rows, position and a primed checkpointer, or a typed
+//! - [`mod@restore`] — meta + pages back to rows, position and a primed checkpointer, or a typed
 //!   [`Discard`].
 //! - [`blockfile`] — a crash-safe single-file store over a sync [`BlockDevice`] (the OPFS
 //!   backend runs it in a worker).
-//! - [`conformance`] — the storage contract as an executable script, for every backend.
+//! - [`mod@conformance`] — the storage contract as an executable script, for every backend.
 //!
 //! None of them owns I/O: the caller awaits the backend.
 

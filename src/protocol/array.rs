@@ -7,7 +7,7 @@
 //! which must match the contents. Nesting is capped at [`MAX_DEPTH`]. Unlike Postgres we accept
 //! non-rectangular nesting (`{1,{2}}`): the result is a tree.
 //!
-//! The core is generic over an [`ArraySink`] so value parsing can type each element straight
+//! The core is generic over an `ArraySink` so value parsing can type each element straight
 //! from the input slice, without building strings first.
 
 use crate::error::ErrorCode;

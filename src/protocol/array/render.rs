@@ -3,7 +3,7 @@
 use super::{is_space, ArrayElem};
 
 /// Render a tree as a Postgres array literal (quoting like `array_out`), the inverse of
-/// [`parse_array`].
+/// [`super::parse_array`].
 pub fn render_array(elems: &[ArrayElem], delim: char) -> String {
     let mut out = String::new();
     // (remaining siblings, ) stack; iterative so deep trees cannot overflow the stack.

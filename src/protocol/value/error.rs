@@ -6,8 +6,8 @@ use crate::error::ErrorCode;
 use crate::protocol::array::ArrayError;
 use crate::protocol::row::Column;
 
-/// Why a value could not be typed. `column` is filled in by [`parse_row`] (and is `None` from a
-/// bare [`parse_value`]).
+/// Why a value could not be typed. `column` is filled in by [`super::parse_row`] (and is `None` from
+/// a bare [`super::parse_value`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ValueError {
     /// NULL (or a NULL array element) in a NOT NULL column: the schema and the data disagree.
