@@ -497,7 +497,7 @@ function driverOptions(o: ShapeStreamOptions, url: string): Record<string, unkno
   const transport = o.transport ?? (o.liveSse ? `sse` : `long-poll`)
   return {
     url,
-    ...definition(o.params ?? ({} as ShapeParams), o),
+    shape: definition(o.params ?? ({} as ShapeParams), o),
     parsers: o.parser ? Object.keys(o.parser).filter((k) => typeof o.parser![k] === `function`) : [],
     offset: o.offset,
     handle: o.handle,

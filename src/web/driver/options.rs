@@ -17,27 +17,8 @@ use crate::stream::{BackoffOptions, ConfigError, StreamConfig};
 pub struct DriverOptions {
     /// The shape endpoint (`http://host/v1/shape` or a proxy).
     pub url: String,
-    /// Root table.
-    #[serde(default)]
-    pub table: String,
-    /// `where` clause.
-    #[serde(default, rename = "where")]
-    pub where_clause: Option<String>,
-    /// Positional params, 1-based.
-    #[serde(default)]
-    pub params: BTreeMap<u32, String>,
-    /// Projection.
-    #[serde(default)]
-    pub columns: Option<Vec<String>>,
-    /// `"default"` or `"full"`.
-    #[serde(default)]
-    pub replica: Option<String>,
-    /// `"full"` or `"changes_only"`.
-    #[serde(default)]
-    pub log: Option<String>,
-    /// Custom query params (for proxies).
-    #[serde(default)]
-    pub extra: BTreeMap<String, String>,
+    /// The shape definition (the same document a params provider resolves to).
+    pub shape: ShapeJson,
     /// Request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -222,15 +203,7 @@ pub fn parse(json: &str) -> Result<Parsed, OptionsError> {
         Some("auto") => Transport::Auto,
         Some(other) => return Err(bad("transport", other)),
     };
-    let shape = definition(ShapeJson {
-        table: o.table,
-        where_clause: o.where_clause,
-        params: o.params,
-        columns: o.columns,
-        replica: o.replica,
-        log: o.log,
-        extra: o.extra,
-    })?;
+    let shape = definition(o.shape)?;
     let mut config = StreamConfig::new(shape);
     if let Some(off) = o.offset.as_deref() {
         config.offset = Offset::parse(off)?;
