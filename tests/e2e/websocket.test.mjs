@@ -66,6 +66,7 @@ async function wrapWebSocket(page) {
         this.addEventListener('message', (e) => {
           const f = JSON.parse(e.data)
           if (f.type !== 'batch') window.wsRecv.push({ url, type: f.type, status: f.status })
+          else window.wsBatches = (window.wsBatches ?? 0) + 1
         })
       }
       send(data) {
@@ -374,6 +375,40 @@ test('websocket: hidden pauses, changes made meanwhile arrive on visible, from t
     const s = await t.page.evaluate(() => ({ sent: window.wsSent, inserts: window.s.main.inserts }))
     assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 1)
     assert.equal(s.inserts.length, 3)
+    assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
+  } finally {
+    await t.close()
+  }
+})
+
+test('websocket: a stream hidden for long drops its subscription past the frame bound, then resumes by offset', T, async () => {
+  const t = await setup()
+  try {
+    await wrapWebSocket(t.page)
+    await t.tx([insert(row(1))])
+    await startShape(t.page, `${t.server}/v1/shape`)
+    await until(t.page, () => window.s.main.stream.status === 'live')
+    await t.page.evaluate(() => {
+      window.vis = 'hidden'
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.vis })
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    const before = await t.page.evaluate(() => window.wsBatches ?? 0)
+    // 300 transactions while hidden: more frames than a subscription keeps for a paused stream.
+    for (let i = 2; i <= 301; i++) await t.tx([insert(row(i))])
+    await until(t.page, () => window.wsSent.some((f) => f.type === 'unsubscribe'), 10_000)
+    const hidden = await t.page.evaluate(() => ({ rows: window.s.main.shape.currentRows.length, batches: window.wsBatches }))
+    assert.equal(hidden.rows, 1, 'nothing applied while hidden')
+    assert.ok(hidden.batches - before >= 256, `${hidden.batches - before} frames while hidden`)
+    await t.page.evaluate(() => {
+      window.vis = 'visible'
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    await until(t.page, () => window.s.main.shape.currentRows.length === 301 && window.s.main.stream.status === 'live', 15_000)
+    const s = await t.page.evaluate(() => ({ sent: window.wsSent, errors: window.s.main.errors }))
+    assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 2, 'subscribed again on visible')
+    assert.deepEqual(s.errors, [])
+    assert.deepEqual(t.shapeRequests, [], 'no HTTP shape request')
     assert.deepEqual(await pageRows(t.page), await officialRows(t.page, t.server))
   } finally {
     await t.close()

@@ -50,6 +50,12 @@ pub const PING_EVERY_MS: u64 = 20_000;
 /// would leave the stream `connecting` for ever.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 
+/// Frames a subscription keeps for a stream that is not asking (a paused stream of a hidden
+/// page). Past this the subscription is dropped on the server and its frames here; the stream's
+/// next request subscribes again from its own offset, so nothing is lost and memory stays
+/// bounded however long the page is hidden.
+pub const MAX_QUEUED_FRAMES: usize = 256;
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = setInterval)]
@@ -345,7 +351,14 @@ fn received(s: &Rc<Socket>, text: &str) {
                 let input = frame::to_input(frame, w.request_id, w.kind, super::driver::now_ms());
                 actions.push((sub.client.clone(), Todo::Inputs(vec![input])));
             }
-            None => sub.queue.push_back((start, frame)),
+            None if sub.queue.len() < MAX_QUEUED_FRAMES => sub.queue.push_back((start, frame)),
+            None => {
+                sub.queue.clear();
+                if let Some(id) = sub.id.take() {
+                    st.by_id.remove(&id);
+                    ended = Some(control_frame("unsubscribe", &id));
+                }
+            }
         }
     }
     if let Some(text) = ended {
