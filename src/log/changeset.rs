@@ -118,6 +118,14 @@ impl Tracker {
         }
     }
 
+    /// Like [`Tracker::touch`], looking the entry up only when recording (a disabled tracker,
+    /// e.g. during an initial sync's commit or a restore, costs no lookup per row).
+    pub(crate) fn touch_with<'e>(&mut self, key: &Key, before: impl FnOnce() -> Option<&'e Entry>) {
+        if self.enabled && !self.touched.contains_key(key) {
+            self.touched.insert(key.clone(), before().cloned());
+        }
+    }
+
     /// Like [`Tracker::touch`], taking ownership (no clone).
     pub(crate) fn touch_owned(&mut self, key: Key, before: Option<Entry>) {
         if self.enabled {

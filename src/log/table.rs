@@ -112,7 +112,7 @@ impl RowMap {
         };
         match operation {
             Operation::Insert => {
-                t.touch(&key, self.entries.get(&key));
+                t.touch_with(&key, || self.entries.get(&key));
                 let tags = TagState::from_headers(&headers);
                 if let Some(from) = &headers.key_change_from {
                     let carried = match self.carry.take() {
