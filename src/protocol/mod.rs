@@ -4,6 +4,7 @@
 //! request URLs; classify responses. No I/O, no clock (time is passed in where a rule needs it).
 
 pub mod array;
+pub mod body;
 pub mod message;
 pub mod offset;
 pub mod request;
@@ -14,6 +15,7 @@ pub mod sse;
 pub mod value;
 
 pub use array::{parse_array, render_array, ArrayElem, ArrayError};
+pub use body::BodyParser;
 pub use message::{
     parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message,
     MessageError, MoveKind, MovePattern, Operation, SnapshotMeta,

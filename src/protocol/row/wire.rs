@@ -32,28 +32,87 @@ impl<'de> Visitor<'de> for RowVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
-        let mut last = LAST_COLUMNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
-        let mut row = Row::with_capacity(map.size_hint().unwrap_or(last.len().max(4)), TYPICAL_ROW_BYTES);
-        let mut i = 0;
-        let mut same_order = true;
+        let mut w = RowWriter::new(map.size_hint());
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let column = match last.get(i) {
-                Some(c) if same_order && **c == *name => c.clone(),
-                _ => {
-                    same_order = false;
-                    intern(&name)
-                }
-            };
-            let span = map.next_value_seed(Append { text: &mut row.text })?;
-            row.put_span(column, span);
-            i += 1;
+            let column = w.column(&name);
+            let span = map.next_value_seed(Append {
+                text: &mut w.row.text,
+            })?;
+            w.put(column, span);
         }
-        if !same_order || last.len() != row.cols.len() {
-            last.clear();
-            last.extend(row.cols.iter().map(|(c, _)| c.clone()));
+        Ok(w.finish())
+    }
+}
+
+/// Builds one row column by column: the value text goes into the row's packed buffer, and the
+/// column names are the previous row's (no hashing) as long as they come in the same order.
+/// Shared by the serde reader above and the body scanner ([`crate::protocol::body`]).
+pub(crate) struct RowWriter {
+    last: Vec<Column>,
+    row: Row,
+    i: usize,
+    same_order: bool,
+}
+
+impl RowWriter {
+    /// Start a row; `columns` is the number of columns when the reader knows it.
+    pub(crate) fn new(columns: Option<usize>) -> Self {
+        let last = LAST_COLUMNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        let row = Row::with_capacity(columns.unwrap_or(last.len().max(4)), TYPICAL_ROW_BYTES);
+        RowWriter {
+            last,
+            row,
+            i: 0,
+            same_order: true,
         }
-        LAST_COLUMNS.with(|l| *l.borrow_mut() = last);
-        Ok(row)
+    }
+
+    /// The interned name of the next column.
+    pub(crate) fn column(&mut self, name: &str) -> Column {
+        match self.last.get(self.i) {
+            Some(c) if self.same_order && **c == *name => c.clone(),
+            _ => {
+                self.same_order = false;
+                intern(name)
+            }
+        }
+    }
+
+    /// The row's value buffer: append a value's text, then [`RowWriter::put_text_from`].
+    pub(crate) fn text(&mut self) -> &mut String {
+        &mut self.row.text
+    }
+
+    /// The next column's value is the text appended to the buffer since `start`.
+    pub(crate) fn put_text_from(&mut self, column: Column, start: usize) {
+        let len = self.row.text.len() - start;
+        self.put(column, Span { start, len });
+    }
+
+    /// The next column is SQL NULL.
+    pub(crate) fn put_null(&mut self, column: Column) {
+        self.put(
+            column,
+            Span {
+                start: super::NULL,
+                len: 0,
+            },
+        );
+    }
+
+    fn put(&mut self, column: Column, span: Span) {
+        self.row.put_span(column, span);
+        self.i += 1;
+    }
+
+    /// The row; remembers its column order for the next one.
+    pub(crate) fn finish(mut self) -> Row {
+        if !self.same_order || self.last.len() != self.row.cols.len() {
+            self.last.clear();
+            self.last.extend(self.row.cols.iter().map(|(c, _)| c.clone()));
+        }
+        LAST_COLUMNS.with(|l| *l.borrow_mut() = self.last);
+        self.row
     }
 }
 

@@ -1,0 +1,382 @@
+//! The body scanner's fast path: one message object read by hand into the same
+//! [`RawMessage`] the serde reader builds, so both share `into_message`.
+//!
+//! It reads the shape a shape log actually has — the fields `key`, `value`, `old_value`,
+//! `headers` in any order, rows of text or null, the known header fields with their usual
+//! types — and returns `None` (declines) on anything else: unknown or duplicate fields, escaped
+//! field names, non-string row values, numbers that are not plain unsigned integers, invalid
+//! UTF-8 or escapes, any syntax error, running out of bytes. A declined element is read by
+//! serde, which gives the exact result (or error) for it. Reading here must never give a result
+//! serde would not.
+
+use std::borrow::Cow;
+
+use crate::protocol::message::{Decimal, RawHeaders, RawMessage};
+use crate::protocol::row::{Key, Row, RowWriter};
+
+/// Read the object at the start of `bytes`: the message and the length of its text, or `None`.
+pub(super) fn read(bytes: &[u8]) -> Option<(RawMessage<'_>, usize)> {
+    let mut c = Cursor { b: bytes, i: 0 };
+    let message = c.message()?;
+    Some((message, c.i))
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Skip whitespace; the next byte.
+    #[inline]
+    fn ws(&mut self) -> Option<u8> {
+        loop {
+            let c = self.peek()?;
+            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+                return Some(c);
+            }
+            self.i += 1;
+        }
+    }
+
+    /// After whitespace, `c`.
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.ws()? == c).then(|| self.i += 1)
+    }
+
+    /// After whitespace: `,` (true, whitespace skipped after it) or `close` (false).
+    #[inline]
+    fn more(&mut self, close: u8) -> Option<bool> {
+        let c = self.ws()?;
+        self.i += 1;
+        if c == b',' {
+            self.ws()?;
+            Some(true)
+        } else {
+            (c == close).then_some(false)
+        }
+    }
+
+    /// `{` then whitespace; false if the object is empty (`}` consumed).
+    #[inline]
+    fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        if self.ws()? == close {
+            self.i += 1;
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A field name without escapes, and the `:` after it.
+    #[inline]
+    fn field(&mut self) -> Option<&'a [u8]> {
+        let (raw, escaped) = self.raw_string()?;
+        if escaped {
+            return None;
+        }
+        self.eat(b':')?;
+        self.ws()?;
+        Some(raw)
+    }
+
+    /// A string's text between its quotes (escapes undecoded), and whether it has escapes.
+    /// Control characters decline (serde rejects them).
+    #[inline]
+    fn raw_string(&mut self) -> Option<(&'a [u8], bool)> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            let b = *self.b.get(i)?;
+            if b == b'"' {
+                break;
+            }
+            if b == b'\\' {
+                escaped = true;
+                i += 1;
+            } else if b < 0x20 {
+                return None;
+            }
+            i += 1;
+        }
+        self.i = i + 1;
+        Some((&self.b[start..i], escaped))
+    }
+
+    /// A string value, borrowed when it has no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let (raw, escaped) = self.raw_string()?;
+        if escaped {
+            let mut s = String::with_capacity(raw.len());
+            unescape(raw, &mut s)?;
+            Some(Cow::Owned(s))
+        } else {
+            std::str::from_utf8(raw).ok().map(Cow::Borrowed)
+        }
+    }
+
+    /// `null` (None) or whatever `read` reads.
+    #[inline]
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            return Some(None);
+        }
+        read(self).map(Some)
+    }
+
+    /// `[a, b, ...]` of what `read` reads.
+    fn list<T>(&mut self, mut read: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let mut out = Vec::new();
+        if self.open(b'[', b']')? {
+            loop {
+                out.push(read(self)?);
+                if !self.more(b']')? {
+                    break;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(|()| true),
+            b'f' => self.literal(b"false").map(|()| false),
+            _ => None,
+        }
+    }
+
+    /// An unsigned integer as a JSON number or a string of digits (what serde's `Decimal`
+    /// reads; signs, fractions, exponents and overflow decline).
+    fn decimal(&mut self) -> Option<Decimal> {
+        if self.peek()? == b'"' {
+            let text = self.string()?;
+            return digits(text.as_bytes()).filter(|_| !text.is_empty()).map(Decimal);
+        }
+        let start = self.i;
+        while self.peek()?.is_ascii_digit() {
+            self.i += 1;
+        }
+        let raw = &self.b[start..self.i];
+        let leading_zero = raw.len() > 1 && raw[0] == b'0';
+        if raw.is_empty() || leading_zero || matches!(self.peek()?, b'.' | b'e' | b'E') {
+            return None;
+        }
+        digits(raw).map(Decimal)
+    }
+
+    fn message(&mut self) -> Option<RawMessage<'a>> {
+        let mut message = RawMessage {
+            headers: RawHeaders::default(),
+            key: None,
+            value: None,
+            old_value: None,
+        };
+        let mut seen = 0u8;
+        if !self.open(b'{', b'}')? {
+            return None; // no headers: serde's "missing field"
+        }
+        loop {
+            let bit = match self.field()? {
+                b"key" => 1,
+                b"value" => 2,
+                b"old_value" => 4,
+                b"headers" => 8,
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            match bit {
+                1 => message.key = self.nullable(|c| c.string().map(|s| Key::from(&*s)))?,
+                2 => message.value = self.nullable(Self::row)?,
+                4 => message.old_value = self.nullable(Self::row)?,
+                _ => message.headers = self.headers()?,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        (seen & 8 != 0).then_some(message)
+    }
+
+    /// `{"column": "text" | null, ...}` into a packed [`Row`].
+    fn row(&mut self) -> Option<Row> {
+        let mut w = RowWriter::new(None);
+        if self.open(b'{', b'}')? {
+            loop {
+                let (name, escaped) = self.raw_string()?;
+                if escaped {
+                    return None;
+                }
+                let column = w.column(std::str::from_utf8(name).ok()?);
+                self.eat(b':')?;
+                match self.ws()? {
+                    b'"' => {
+                        let (raw, escaped) = self.raw_string()?;
+                        let start = w.text().len();
+                        if escaped {
+                            unescape(raw, w.text())?;
+                        } else {
+                            w.text().push_str(std::str::from_utf8(raw).ok()?);
+                        }
+                        w.put_text_from(column, start);
+                    }
+                    b'n' => {
+                        self.literal(b"null")?;
+                        w.put_null(column);
+                    }
+                    _ => return None,
+                }
+                if !self.more(b'}')? {
+                    break;
+                }
+            }
+        }
+        Some(w.finish())
+    }
+
+    fn headers(&mut self) -> Option<RawHeaders<'a>> {
+        let mut h = RawHeaders::default();
+        let mut seen = 0u32;
+        if !self.open(b'{', b'}')? {
+            return Some(h);
+        }
+        loop {
+            let field = self.field()?;
+            let bit: u32 = match field {
+                b"operation" => 0,
+                b"relation" => 1,
+                b"lsn" => 2,
+                b"op_position" => 3,
+                b"txids" => 4,
+                b"last" => 5,
+                b"control" => 6,
+                b"event" => 7,
+                b"key_change_to" => 8,
+                b"key_change_from" => 9,
+                b"tags" => 10,
+                b"removed_tags" => 11,
+                b"active_conditions" => 12,
+                b"is_move_in" => 13,
+                b"snapshot_mark" => 14,
+                b"global_last_seen_lsn" => 15,
+                b"xmin" => 16,
+                b"xmax" => 17,
+                b"xip_list" => 18,
+                b"database_lsn" => 19,
+                _ => return None, // `patterns` and unknown fields: serde
+            };
+            if seen & (1 << bit) != 0 {
+                return None;
+            }
+            seen |= 1 << bit;
+            let key = |c: &mut Self| c.string().map(|s| Key::from(&*s));
+            let text = |c: &mut Self| c.string().map(Cow::into_owned);
+            match bit {
+                0 => h.operation = self.nullable(Self::string)?,
+                1 => h.relation = self.nullable(|c| c.list(Self::string))?,
+                2 => h.lsn = self.nullable(Self::decimal)?,
+                3 => h.op_position = self.nullable(Self::decimal)?,
+                4 => h.txids = self.nullable(|c| c.list(Self::decimal))?,
+                5 => h.last = self.nullable(Self::boolean)?,
+                6 => h.control = self.nullable(Self::string)?,
+                7 => h.event = self.nullable(Self::string)?,
+                8 => h.key_change_to = self.nullable(key)?,
+                9 => h.key_change_from = self.nullable(key)?,
+                10 => h.tags = self.nullable(|c| c.list(text))?,
+                11 => h.removed_tags = self.nullable(|c| c.list(text))?,
+                12 => h.active_conditions = self.nullable(|c| c.list(Self::boolean))?,
+                13 => h.is_move_in = self.nullable(Self::boolean)?,
+                14 => h.snapshot_mark = self.nullable(Self::decimal)?,
+                15 => h.global_last_seen_lsn = self.nullable(Self::decimal)?,
+                16 => h.xmin = self.nullable(Self::decimal)?,
+                17 => h.xmax = self.nullable(Self::decimal)?,
+                18 => h.xip_list = self.nullable(|c| c.list(Self::decimal))?,
+                _ => h.database_lsn = self.nullable(Self::decimal)?,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        Some(h)
+    }
+}
+
+/// ASCII digits as a u64 (`None` on anything else or overflow).
+fn digits(raw: &[u8]) -> Option<u64> {
+    raw.iter().try_fold(0u64, |n, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Decode a string's escaped text (between its quotes) onto `out`, validating UTF-8 as serde
+/// does; `None` for anything serde rejects (the caller declines; `out` is then garbage).
+fn unescape(raw: &[u8], out: &mut String) -> Option<()> {
+    let mut i = 0;
+    while i < raw.len() {
+        let run = raw[i..].iter().position(|&b| b == b'\\').unwrap_or(raw.len() - i);
+        out.push_str(std::str::from_utf8(&raw[i..i + run]).ok()?);
+        i += run;
+        if i == raw.len() {
+            break;
+        }
+        let c = match *raw.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(raw.get(i + 2..i + 6)?)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&hi) {
+                    // A leading surrogate: only a trailing one may follow.
+                    if raw.get(i + 2..i + 4)? != b"\\u" {
+                        return None;
+                    }
+                    let lo = hex4(raw.get(i + 4..i + 8)?)?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return None;
+                    }
+                    i += 6;
+                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                } else {
+                    char::from_u32(hi)?
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+    }
+    Some(())
+}
+
+fn hex4(h: &[u8]) -> Option<u32> {
+    h.iter()
+        .try_fold(0u32, |n, &d| Some((n << 4) | char::from(d).to_digit(16)?))
+}
