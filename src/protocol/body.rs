@@ -147,6 +147,12 @@ impl BodyParser {
     /// Read as much of `input` as possible; returns how many bytes were consumed (the rest is
     /// an incomplete element, or all of it in `Tail`/`Whole` state). Sets `error` on failure.
     fn run(&mut self, input: &[u8]) -> usize {
+        // UTF-8 checked once for the piece (its valid prefix: an element reaching past it is
+        // declined by the scanner and checked on its own).
+        let text = match std::str::from_utf8(input) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or_default(),
+        };
         let mut i = 0;
         loop {
             while let Some(b' ' | b'\n' | b'\t' | b'\r') = input.get(i) {
@@ -165,9 +171,9 @@ impl BodyParser {
                 (State::AfterElement, b',') => self.state = State::Next,
                 (State::First | State::Next, b'{') => {
                     let element = &input[i..];
-                    let n = match element::read(element) {
-                        Some((raw, n)) => {
-                            self.accept(raw.into_message(self.index));
+                    let n = match element::read(text.get(i..).unwrap_or_default(), self.index) {
+                        Some((message, n)) => {
+                            self.accept(message);
                             n
                         }
                         None => {
@@ -210,8 +216,11 @@ impl BodyParser {
     /// A complete object element (`{` to its matching `}`): the scanner's reading, or serde's
     /// when the scanner declines.
     fn complete_element(&mut self, element: &[u8]) {
-        match element::read(element) {
-            Some((raw, n)) if n == element.len() => self.accept(raw.into_message(self.index)),
+        let fast = std::str::from_utf8(element)
+            .ok()
+            .and_then(|text| element::read(text, self.index));
+        match fast {
+            Some((message, n)) if n == element.len() => self.accept(message),
             _ => {
                 self.declined += 1;
                 let mut array = Vec::with_capacity(element.len() + 2);
@@ -229,7 +238,7 @@ impl BodyParser {
         }
     }
 
-    fn accept(&mut self, message: Result<Option<Message>, MessageError>) {
+    fn accept(&mut self, message: element::MessageResult) {
         match message {
             Ok(Some(m)) => self.out.push(m),
             Ok(None) => {}

@@ -11,17 +11,28 @@
 
 use std::borrow::Cow;
 
-use crate::protocol::message::{Decimal, RawHeaders, RawMessage};
+use crate::protocol::message::{Decimal, Message, MessageError, RawHeaders, RawMessage};
 use crate::protocol::row::{Key, Row, RowWriter};
 
-/// Read the object at the start of `bytes`: the message and the length of its text, or `None`.
-pub(super) fn read(bytes: &[u8]) -> Option<(RawMessage<'_>, usize)> {
-    let mut c = Cursor { b: bytes, i: 0 };
+/// Read the object at the start of `text` as element `index` of its body: the message (as
+/// `RawMessage::into_message` makes it) and the length of its text, or `None` (declined).
+/// (The caller validated UTF-8 once for a whole piece: serde checks it string by string, and
+/// outside strings this reader accepts only ASCII, so the two agree.)
+pub(super) fn read(text: &str, index: usize) -> Option<(MessageResult, usize)> {
+    let mut c = Cursor {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+    };
     let message = c.message()?;
-    Some((message, c.i))
+    Some((message.into_message(index), c.i))
 }
 
+/// What `RawMessage::into_message` gives.
+pub(super) type MessageResult = Result<Option<Message>, MessageError>;
+
 struct Cursor<'a> {
+    s: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -81,7 +92,7 @@ impl<'a> Cursor<'a> {
 
     /// A field name without escapes, and the `:` after it.
     #[inline]
-    fn field(&mut self) -> Option<&'a [u8]> {
+    fn field(&mut self) -> Option<&'a str> {
         let (raw, escaped) = self.raw_string()?;
         if escaped {
             return None;
@@ -94,7 +105,7 @@ impl<'a> Cursor<'a> {
     /// A string's text between its quotes (escapes undecoded), and whether it has escapes.
     /// Control characters decline (serde rejects them).
     #[inline]
-    fn raw_string(&mut self) -> Option<(&'a [u8], bool)> {
+    fn raw_string(&mut self) -> Option<(&'a str, bool)> {
         if self.peek()? != b'"' {
             return None;
         }
@@ -115,7 +126,7 @@ impl<'a> Cursor<'a> {
             i += 1;
         }
         self.i = i + 1;
-        Some((&self.b[start..i], escaped))
+        Some((self.s.get(start..i)?, escaped))
     }
 
     /// A string value, borrowed when it has no escapes.
@@ -126,7 +137,7 @@ impl<'a> Cursor<'a> {
             unescape(raw, &mut s)?;
             Some(Cow::Owned(s))
         } else {
-            std::str::from_utf8(raw).ok().map(Cow::Borrowed)
+            Some(Cow::Borrowed(raw))
         }
     }
 
@@ -194,10 +205,10 @@ impl<'a> Cursor<'a> {
         }
         loop {
             let bit = match self.field()? {
-                b"key" => 1,
-                b"value" => 2,
-                b"old_value" => 4,
-                b"headers" => 8,
+                "key" => 1,
+                "value" => 2,
+                "old_value" => 4,
+                "headers" => 8,
                 _ => return None,
             };
             if seen & bit != 0 {
@@ -208,7 +219,7 @@ impl<'a> Cursor<'a> {
                 1 => message.key = self.nullable(|c| c.string().map(|s| Key::from(&*s)))?,
                 2 => message.value = self.nullable(Self::row)?,
                 4 => message.old_value = self.nullable(Self::row)?,
-                _ => message.headers = self.headers()?,
+                _ => self.headers(&mut message.headers)?,
             }
             if !self.more(b'}')? {
                 break;
@@ -226,7 +237,7 @@ impl<'a> Cursor<'a> {
                 if escaped {
                     return None;
                 }
-                let column = w.column(std::str::from_utf8(name).ok()?);
+                let column = w.column(name);
                 self.eat(b':')?;
                 match self.ws()? {
                     b'"' => {
@@ -235,7 +246,7 @@ impl<'a> Cursor<'a> {
                         if escaped {
                             unescape(raw, w.text())?;
                         } else {
-                            w.text().push_str(std::str::from_utf8(raw).ok()?);
+                            w.text().push_str(raw);
                         }
                         w.put_text_from(column, start);
                     }
@@ -253,35 +264,35 @@ impl<'a> Cursor<'a> {
         Some(w.finish())
     }
 
-    fn headers(&mut self) -> Option<RawHeaders<'a>> {
-        let mut h = RawHeaders::default();
+    /// The headers object, into `h` (a fresh default; filled in place: it is large).
+    fn headers(&mut self, h: &mut RawHeaders<'a>) -> Option<()> {
         let mut seen = 0u32;
         if !self.open(b'{', b'}')? {
-            return Some(h);
+            return Some(());
         }
         loop {
             let field = self.field()?;
             let bit: u32 = match field {
-                b"operation" => 0,
-                b"relation" => 1,
-                b"lsn" => 2,
-                b"op_position" => 3,
-                b"txids" => 4,
-                b"last" => 5,
-                b"control" => 6,
-                b"event" => 7,
-                b"key_change_to" => 8,
-                b"key_change_from" => 9,
-                b"tags" => 10,
-                b"removed_tags" => 11,
-                b"active_conditions" => 12,
-                b"is_move_in" => 13,
-                b"snapshot_mark" => 14,
-                b"global_last_seen_lsn" => 15,
-                b"xmin" => 16,
-                b"xmax" => 17,
-                b"xip_list" => 18,
-                b"database_lsn" => 19,
+                "operation" => 0,
+                "relation" => 1,
+                "lsn" => 2,
+                "op_position" => 3,
+                "txids" => 4,
+                "last" => 5,
+                "control" => 6,
+                "event" => 7,
+                "key_change_to" => 8,
+                "key_change_from" => 9,
+                "tags" => 10,
+                "removed_tags" => 11,
+                "active_conditions" => 12,
+                "is_move_in" => 13,
+                "snapshot_mark" => 14,
+                "global_last_seen_lsn" => 15,
+                "xmin" => 16,
+                "xmax" => 17,
+                "xip_list" => 18,
+                "database_lsn" => 19,
                 _ => return None, // `patterns` and unknown fields: serde
             };
             if seen & (1 << bit) != 0 {
@@ -316,7 +327,7 @@ impl<'a> Cursor<'a> {
                 break;
             }
         }
-        Some(h)
+        Some(())
     }
 }
 
@@ -330,13 +341,14 @@ fn digits(raw: &[u8]) -> Option<u64> {
     })
 }
 
-/// Decode a string's escaped text (between its quotes) onto `out`, validating UTF-8 as serde
-/// does; `None` for anything serde rejects (the caller declines; `out` is then garbage).
-fn unescape(raw: &[u8], out: &mut String) -> Option<()> {
+/// Decode a string's escaped text (between its quotes) onto `out`; `None` for anything serde
+/// rejects (the caller declines; `out` is then garbage).
+fn unescape(text: &str, out: &mut String) -> Option<()> {
+    let raw = text.as_bytes();
     let mut i = 0;
     while i < raw.len() {
         let run = raw[i..].iter().position(|&b| b == b'\\').unwrap_or(raw.len() - i);
-        out.push_str(std::str::from_utf8(&raw[i..i + run]).ok()?);
+        out.push_str(text.get(i..i + run)?);
         i += run;
         if i == raw.len() {
             break;

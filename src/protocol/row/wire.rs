@@ -101,7 +101,13 @@ impl RowWriter {
     }
 
     fn put(&mut self, column: Column, span: Span) {
-        self.row.put_span(column, span);
+        if self.same_order {
+            // The previous row's i-th name, whose earlier names were all different from it
+            // (a row's columns are distinct): new in this row, no search needed.
+            self.row.cols.push((column, span));
+        } else {
+            self.row.put_span(column, span);
+        }
         self.i += 1;
     }
 
