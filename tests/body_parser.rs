@@ -670,3 +670,34 @@ fn deep_nesting_fails_alike() {
         check(body.as_bytes(), &mut Rng(depth as u64), 2);
     }
 }
+
+/// Bodies larger than the scanner's 64 KB reading window, whole and in random pieces, with
+/// elements across window edges; plain and odd ones.
+#[test]
+fn large_bodies_read_as_serde_reads_them() {
+    let mut rng = Rng(5);
+    for seed in 0..6u64 {
+        let mut g = generator(3_000_000 + seed, [0, 6][seed as usize % 2], seed >= 4);
+        let mut body = b"[".to_vec();
+        for i in 0..1500 {
+            if i > 0 {
+                body.push(b',');
+            }
+            g.out.clear();
+            g.message();
+            body.extend_from_slice(g.out.as_bytes());
+        }
+        body.push(b']');
+        assert!(body.len() > 3 * 64 * 1024, "{}", body.len());
+        let reference = outcome(parse_body_serde(&body));
+        assert_eq!(outcome(parse_body(&body)), reference);
+        for _ in 0..3 {
+            let mut cuts: Vec<usize> = (0..rng.below(40)).map(|_| rng.below(body.len() + 1)).collect();
+            cuts.sort_unstable();
+            assert_eq!(outcome(pieces(&body, &cuts)), reference, "cuts {cuts:?}");
+        }
+        if seed < 4 {
+            assert!(matches!(reference, Outcome::Ok(ref m) if m.len() > 1000));
+        }
+    }
+}

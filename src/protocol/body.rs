@@ -15,6 +15,7 @@
 mod element;
 
 use super::message::{self, Message, MessageError};
+use super::row::Column;
 
 /// Reads a body pushed in pieces (any split, even inside a UTF-8 sequence or an escape).
 ///
@@ -36,12 +37,17 @@ pub struct BodyParser {
     index: usize,
     /// The first error; final.
     error: Option<MessageError>,
+    /// The last relation the scanner read, interned.
+    relation: Option<[Column; 2]>,
     /// Elements (or rests of the body) handed to serde.
     declined: usize,
     /// Where the consumed bytes ended: for the position of the errors found here.
     line: usize,
     column: usize,
 }
+
+/// How much of a piece is read at a time.
+const WINDOW: usize = 64 * 1024;
 
 #[derive(Debug, Default, Clone, Copy)]
 enum State {
@@ -77,7 +83,19 @@ impl BodyParser {
 
     /// The next piece of the body: reads every element it completes and keeps only the
     /// incomplete tail. An error is final: `finish` would return the same one.
-    pub fn push(&mut self, mut bytes: &[u8]) -> Result<(), MessageError> {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), MessageError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        // A large piece is read in windows: each is checked for UTF-8 and then scanned while
+        // it is still in cache (only the element on a window's edge is copied).
+        for window in bytes.chunks(WINDOW) {
+            self.push_window(window)?;
+        }
+        Ok(())
+    }
+
+    fn push_window(&mut self, mut bytes: &[u8]) -> Result<(), MessageError> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
@@ -171,7 +189,11 @@ impl BodyParser {
                 (State::AfterElement, b',') => self.state = State::Next,
                 (State::First | State::Next, b'{') => {
                     let element = &input[i..];
-                    let n = match element::read(text.get(i..).unwrap_or_default(), self.index) {
+                    let n = match element::read(
+                        text.get(i..).unwrap_or_default(),
+                        self.index,
+                        &mut self.relation,
+                    ) {
                         Some((message, n)) => {
                             self.accept(message);
                             n
@@ -218,7 +240,7 @@ impl BodyParser {
     fn complete_element(&mut self, element: &[u8]) {
         let fast = std::str::from_utf8(element)
             .ok()
-            .and_then(|text| element::read(text, self.index));
+            .and_then(|text| element::read(text, self.index, &mut self.relation));
         match fast {
             Some((message, n)) if n == element.len() => self.accept(message),
             _ => {
@@ -249,12 +271,18 @@ impl BodyParser {
 
     /// Account for consumed bytes (line and column of the errors found here).
     fn advance(&mut self, consumed: &[u8]) {
-        match consumed.iter().rposition(|&b| b == b'\n') {
-            Some(last) => {
-                self.line += consumed.iter().filter(|&&b| b == b'\n').count();
-                self.column = consumed.len() - last;
-            }
-            None => self.column += consumed.len(),
+        // (Counting in byte lanes vectorizes; searching for the last newline does not, so it
+        // runs only when there is one.)
+        let newlines: usize = consumed
+            .chunks(255)
+            .map(|c| usize::from(c.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
+            .sum();
+        if newlines == 0 {
+            self.column += consumed.len();
+        } else {
+            let last = consumed.iter().rposition(|&b| b == b'\n').unwrap_or_default();
+            self.line += newlines;
+            self.column = consumed.len() - last;
         }
     }
 

@@ -359,6 +359,9 @@ pub(crate) struct RawHeaders<'a> {
     pub(crate) xip_list: Option<Vec<Decimal>>,
     pub(crate) database_lsn: Option<Decimal>,
     pub(crate) patterns: Option<Vec<MovePattern>>,
+    /// A `[schema, table]` relation the body scanner already interned (instead of `relation`).
+    #[serde(skip)]
+    pub(crate) relation_interned: Option<[Column; 2]>,
 }
 
 #[derive(Deserialize)]
@@ -416,10 +419,11 @@ impl RawMessage<'_> {
             other => return Err(bad(&format!("unknown operation {other:?}"))),
         };
         let key = self.key.ok_or_else(|| bad("change message without a key"))?;
-        let relation = match h.relation {
-            None => None,
-            Some(r) if r.len() == 2 => Some([intern(&r[0]), intern(&r[1])]),
-            Some(_) => return Err(bad("relation must be [schema, table]")),
+        let relation = match (h.relation_interned, h.relation) {
+            (Some(r), _) => Some(r),
+            (None, None) => None,
+            (None, Some(r)) if r.len() == 2 => Some([intern(&r[0]), intern(&r[1])]),
+            (None, Some(_)) => return Err(bad("relation must be [schema, table]")),
         };
         Ok(Some(Message::Change(ChangeMessage {
             key,

@@ -12,20 +12,28 @@
 use std::borrow::Cow;
 
 use crate::protocol::message::{Decimal, Message, MessageError, RawHeaders, RawMessage};
-use crate::protocol::row::{Key, Row, RowWriter};
+use crate::protocol::row::{intern, Column, Key, Row, RowWriter};
 
 /// Read the object at the start of `text` as element `index` of its body: the message (as
 /// `RawMessage::into_message` makes it) and the length of its text, or `None` (declined).
 /// (The caller validated UTF-8 once for a whole piece: serde checks it string by string, and
 /// outside strings this reader accepts only ASCII, so the two agree.)
-pub(super) fn read(text: &str, index: usize) -> Option<(MessageResult, usize)> {
+/// `relation` is the last `[schema, table]` read, interned (kept by the caller from element
+/// to element: nearly every message of a body names the same one).
+pub(super) fn read(
+    text: &str,
+    index: usize,
+    relation: &mut Option<[Column; 2]>,
+) -> Option<(MessageResult, usize)> {
     let mut c = Cursor {
         s: text,
         b: text.as_bytes(),
         i: 0,
+        relation: relation.take(),
     };
-    let message = c.message()?;
-    Some((message.into_message(index), c.i))
+    let message = c.message();
+    *relation = c.relation.take();
+    Some((message?.into_message(index), c.i))
 }
 
 /// What `RawMessage::into_message` gives.
@@ -35,6 +43,7 @@ struct Cursor<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    relation: Option<[Column; 2]>,
 }
 
 impl<'a> Cursor<'a> {
@@ -113,6 +122,7 @@ impl<'a> Cursor<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
+            i = plain_run(self.b, i);
             let b = *self.b.get(i)?;
             if b == b'"' {
                 break;
@@ -264,6 +274,35 @@ impl<'a> Cursor<'a> {
         Some(w.finish())
     }
 
+    /// `relation`: the usual `["schema", "table"]` interned here (once per body, see [`read`]);
+    /// anything else as serde reads it (`into_message` judges it).
+    fn relation(&mut self, h: &mut RawHeaders<'a>) -> Option<()> {
+        let start = self.i;
+        if let Some((schema, table)) = self.pair() {
+            let same = matches!(&self.relation, Some([s, t]) if **s == *schema && **t == *table);
+            if !same {
+                self.relation = Some([intern(&schema), intern(&table)]);
+            }
+            h.relation_interned.clone_from(&self.relation);
+            return Some(());
+        }
+        self.i = start;
+        h.relation = self.nullable(|c| c.list(Self::string))?;
+        Some(())
+    }
+
+    /// `[string, string]`.
+    fn pair(&mut self) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+        self.eat(b'[')?;
+        self.ws()?;
+        let first = self.string()?;
+        self.eat(b',')?;
+        self.ws()?;
+        let second = self.string()?;
+        self.eat(b']')?;
+        Some((first, second))
+    }
+
     /// The headers object, into `h` (a fresh default; filled in place: it is large).
     fn headers(&mut self, h: &mut RawHeaders<'a>) -> Option<()> {
         let mut seen = 0u32;
@@ -303,7 +342,7 @@ impl<'a> Cursor<'a> {
             let text = |c: &mut Self| c.string().map(Cow::into_owned);
             match bit {
                 0 => h.operation = self.nullable(Self::string)?,
-                1 => h.relation = self.nullable(|c| c.list(Self::string))?,
+                1 => self.relation(h)?,
                 2 => h.lsn = self.nullable(Self::decimal)?,
                 3 => h.op_position = self.nullable(Self::decimal)?,
                 4 => h.txids = self.nullable(|c| c.list(Self::decimal))?,
@@ -329,6 +368,28 @@ impl<'a> Cursor<'a> {
         }
         Some(())
     }
+}
+
+/// The end of the run of bytes from `i` that need no attention inside a string (not `"`, `\\`
+/// or a control character), eight at a time: a string is mostly such bytes.
+#[inline]
+fn plain_run(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        // A high bit in each byte that is zero after the xor / below 0x20 (the lowest flagged
+        // byte is always a true one).
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let hits = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
 }
 
 /// ASCII digits as a u64 (`None` on anything else or overflow).

@@ -15,11 +15,12 @@ use serde::Deserialize;
 use super::{intern, Column, Row, Span};
 
 thread_local! {
-    /// The column names of the last row read on this thread, in order.
-    static LAST_COLUMNS: RefCell<Vec<Column>> = const { RefCell::new(Vec::new()) };
+    /// The column names of the last row read on this thread, in order, and its bytes of text.
+    static LAST_COLUMNS: RefCell<(Vec<Column>, usize)> = const { RefCell::new((Vec::new(), 0)) };
 }
 
-/// Value text of a typical row; the buffer grows past it when needed.
+/// Value text of a typical row: a row's buffer starts with room for this or a bit more than the
+/// previous row's text (rows of a table are alike), and grows past it when needed.
 const TYPICAL_ROW_BYTES: usize = 96;
 
 pub(super) struct RowVisitor;
@@ -57,8 +58,9 @@ pub(crate) struct RowWriter {
 impl RowWriter {
     /// Start a row; `columns` is the number of columns when the reader knows it.
     pub(crate) fn new(columns: Option<usize>) -> Self {
-        let last = LAST_COLUMNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
-        let row = Row::with_capacity(columns.unwrap_or(last.len().max(4)), TYPICAL_ROW_BYTES);
+        let (last, last_bytes) = LAST_COLUMNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        let bytes = TYPICAL_ROW_BYTES.max(last_bytes + last_bytes / 4);
+        let row = Row::with_capacity(columns.unwrap_or(last.len().max(4)), bytes);
         RowWriter {
             last,
             row,
@@ -117,7 +119,8 @@ impl RowWriter {
             self.last.clear();
             self.last.extend(self.row.cols.iter().map(|(c, _)| c.clone()));
         }
-        LAST_COLUMNS.with(|l| *l.borrow_mut() = self.last);
+        let bytes = self.row.text.len();
+        LAST_COLUMNS.with(|l| *l.borrow_mut() = (self.last, bytes));
         self.row
     }
 }
