@@ -39,6 +39,9 @@ pub(super) fn read(
 /// What `RawMessage::into_message` gives.
 pub(super) type MessageResult = Result<Option<Message>, MessageError>;
 
+/// How deep inside an unknown field's value the scanner follows (deeper: serde reads it).
+const SKIP_DEPTH: u8 = 16;
+
 struct Cursor<'a> {
     s: &'a str,
     b: &'a [u8],
@@ -202,6 +205,79 @@ impl<'a> Cursor<'a> {
         digits(raw).map(Decimal)
     }
 
+    /// Step over a value of an unknown field (serde ignores it; validating it more strictly
+    /// than serde, or declining deep ones, only sends the element to serde).
+    fn skip(&mut self, depth: u8) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.string()?;
+            }
+            b'n' => self.literal(b"null")?,
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'-' | b'0'..=b'9' => self.number()?,
+            b'{' if depth > 0 => {
+                if self.open(b'{', b'}')? {
+                    loop {
+                        self.string()?;
+                        self.eat(b':')?;
+                        self.ws()?;
+                        self.skip(depth - 1)?;
+                        if !self.more(b'}')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            b'[' if depth > 0 => {
+                if self.open(b'[', b']')? {
+                    loop {
+                        self.skip(depth - 1)?;
+                        if !self.more(b']')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// A JSON number (its text is not needed), by the JSON grammar serde follows.
+    fn number(&mut self) -> Option<()> {
+        let digits = |c: &mut Self| -> Option<usize> {
+            let start = c.i;
+            while c.peek()?.is_ascii_digit() {
+                c.i += 1;
+            }
+            Some(c.i - start)
+        };
+        if self.peek()? == b'-' {
+            self.i += 1;
+        }
+        let int = digits(self)?;
+        if int == 0 || int > 1 && self.b[self.i - int] == b'0' {
+            return None;
+        }
+        if self.peek()? == b'.' {
+            self.i += 1;
+            if digits(self)? == 0 {
+                return None;
+            }
+        }
+        if matches!(self.peek()?, b'e' | b'E') {
+            self.i += 1;
+            if matches!(self.peek()?, b'+' | b'-') {
+                self.i += 1;
+            }
+            if digits(self)? == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
     fn message(&mut self) -> Option<RawMessage<'a>> {
         let mut message = RawMessage {
             headers: RawHeaders::default(),
@@ -219,13 +295,14 @@ impl<'a> Cursor<'a> {
                 "value" => 2,
                 "old_value" => 4,
                 "headers" => 8,
-                _ => return None,
+                _ => 0,
             };
             if seen & bit != 0 {
                 return None;
             }
             seen |= bit;
             match bit {
+                0 => self.skip(SKIP_DEPTH)?, // an unknown field: ignored, as serde ignores it
                 1 => message.key = self.nullable(|c| c.string().map(|s| Key::from(&*s)))?,
                 2 => message.value = self.nullable(Self::row)?,
                 4 => message.old_value = self.nullable(Self::row)?,
@@ -332,8 +409,17 @@ impl<'a> Cursor<'a> {
                 "xmax" => 17,
                 "xip_list" => 18,
                 "database_lsn" => 19,
-                _ => return None, // `patterns` and unknown fields: serde
+                "patterns" => return None, // serde reads move patterns
+                _ => 20,
             };
+            if bit == 20 {
+                // An unknown field: ignored, as serde ignores it.
+                self.skip(SKIP_DEPTH)?;
+                if !self.more(b'}')? {
+                    break;
+                }
+                continue;
+            }
             if seen & (1 << bit) != 0 {
                 return None;
             }
