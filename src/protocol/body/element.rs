@@ -3,11 +3,12 @@
 //!
 //! It reads the shape a shape log actually has — the fields `key`, `value`, `old_value`,
 //! `headers` in any order, rows of text or null, the known header fields with their usual
-//! types — and returns `None` (declines) on anything else: unknown or duplicate fields, escaped
-//! field names, non-string row values, numbers that are not plain unsigned integers, invalid
-//! UTF-8 or escapes, any syntax error, running out of bytes. A declined element is read by
-//! serde, which gives the exact result (or error) for it. Reading here must never give a result
-//! serde would not.
+//! types, unknown fields stepped over as serde ignores them — and returns `None` (declines) on
+//! anything else: duplicate fields, escaped field names, non-string row values, move patterns,
+//! numbers that are not plain unsigned integers where a decimal is expected, invalid UTF-8 or
+//! escapes, any syntax error, running out of bytes. A declined element is read by serde, which
+//! gives the exact result (or error) for it. Reading here must never give a result serde would
+//! not: anything doubtful declines.
 
 use std::borrow::Cow;
 
