@@ -1,10 +1,10 @@
 //! Incremental reading of a long-poll body (a JSON array of messages) as it arrives in pieces.
 //!
 //! The array punctuation between elements is read here, byte by byte. Each element that is an
-//! object goes to the hand-written scanner of [`element`], which reads the common message shape
+//! object goes to the hand-written scanner of `body::element`, which reads the common message shape
 //! straight into [`Row`](super::Row)s; whatever that scanner does not handle (non-string row
 //! values, escaped field names, move patterns, anything malformed) it declines, and that one
-//! element is read by the serde reader instead ([`message::parse_body_from`], on a copy of the
+//! element is read by the serde reader instead (`message::parse_body_from`, on a copy of the
 //! element wrapped in `[` `]`, which serde reads exactly as inside the body). An element that
 //! is not an object, or a body that is not an array, hands the rest of the body to serde at
 //! [`BodyParser::finish`]. So the result is always the serde reader's (messages, or an error of
