@@ -4,7 +4,7 @@
 //! object goes to the hand-written scanner of `body::element`, which reads the common message shape
 //! straight into [`Row`](super::Row)s; whatever that scanner does not handle (non-string row
 //! values, escaped field names, move patterns, anything malformed) it declines, and that one
-//! element is read by the serde reader instead (`message::parse_body_from`, on a copy of the
+//! element is read by the serde reader instead (`message::parse_body_into`, on a copy of the
 //! element wrapped in `[` `]`, which serde reads exactly as inside the body). An element that
 //! is not an object, or a body that is not an array, hands the rest of the body to serde at
 //! [`BodyParser::finish`]. So the result is always the serde reader's (messages, or an error of
@@ -110,7 +110,7 @@ impl BodyParser {
             };
             self.buf.extend_from_slice(&bytes[..n]);
             let element = std::mem::take(&mut self.buf);
-            self.complete_element(&element);
+            self.complete_element(&element, true);
             self.advance(&element);
             self.buf = element;
             self.buf.clear();
@@ -148,8 +148,7 @@ impl BodyParser {
                 let mut rest = Vec::with_capacity(self.buf.len() + 1);
                 rest.push(b'[');
                 rest.extend_from_slice(&self.buf);
-                let more = message::parse_body_from(&rest, self.index)?;
-                self.out.extend(more);
+                message::parse_body_into(&rest, self.index, &mut self.out)?;
                 Ok(self.out)
             }
             State::First | State::AfterElement => Err(self.json_error("EOF while parsing a list")),
@@ -206,7 +205,10 @@ impl BodyParser {
                                 self.state = State::InElement(skip);
                                 return i;
                             };
-                            self.complete_element(&element[..n]);
+                            // The scanner declined it with all of it at hand (valid UTF-8): no
+                            // second try, serde reads it.
+                            let seen_whole = text.len() >= i + n;
+                            self.complete_element(&element[..n], !seen_whole);
                             n
                         }
                     };
@@ -237,11 +239,12 @@ impl BodyParser {
         }
     }
 
-    /// A complete object element (`{` to its matching `}`): the scanner's reading, or serde's
-    /// when the scanner declines.
-    fn complete_element(&mut self, element: &[u8]) {
+    /// A complete object element (`{` to its matching `}`): the scanner's reading (if `scan`),
+    /// or serde's when the scanner declines.
+    fn complete_element(&mut self, element: &[u8], scan: bool) {
         let fast = std::str::from_utf8(element)
             .ok()
+            .filter(|_| scan)
             .and_then(|text| element::read(text, self.index, &mut self.relation));
         match fast {
             Some((message, n)) if n == element.len() => self.accept(message),
@@ -251,11 +254,8 @@ impl BodyParser {
                 array.push(b'[');
                 array.extend_from_slice(element);
                 array.push(b']');
-                match message::parse_body_from(&array, self.index) {
-                    Ok(messages) => {
-                        self.out.extend(messages);
-                        self.index += 1;
-                    }
+                match message::parse_body_into(&array, self.index, &mut self.out) {
+                    Ok(()) => self.index += 1,
                     Err(e) => self.error = Some(e),
                 }
             }
@@ -309,17 +309,24 @@ struct Skip {
 impl Skip {
     /// Scan on through `bytes`; `Some(n)` when the element ends with `bytes[n - 1]`.
     fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
-        for (i, &b) in bytes.iter().enumerate() {
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
-                }
-            } else {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string && !self.escaped {
+                // Over the string's plain bytes eight at a time (it stops early on control
+                // characters too, which are just bytes here).
+                i = element::plain_run(bytes, i);
+                let Some(&b) = bytes.get(i) else {
+                    break;
+                };
                 match b {
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+            } else if self.in_string {
+                self.escaped = false;
+            } else {
+                match bytes[i] {
                     b'"' => self.in_string = true,
                     b'{' | b'[' => self.depth += 1,
                     b'}' | b']' => {
@@ -331,6 +338,7 @@ impl Skip {
                     _ => {}
                 }
             }
+            i += 1;
         }
         None
     }

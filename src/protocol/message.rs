@@ -218,12 +218,15 @@ pub fn parse_body(body: &[u8]) -> Result<Vec<Message>, MessageError> {
 /// the two), not for production use.
 #[doc(hidden)]
 pub fn parse_body_serde(body: &[u8]) -> Result<Vec<Message>, MessageError> {
-    parse_body_from(body, 0)
+    let mut out = Vec::new();
+    parse_body_into(body, 0, &mut out)?;
+    Ok(out)
 }
 
 /// [`parse_body_serde`] for an array whose first element is element `first` of the real body
-/// (the body scanner's fallback for the elements it declines); `Malformed` indexes count from it.
-pub(crate) fn parse_body_from(body: &[u8], first: usize) -> Result<Vec<Message>, MessageError> {
+/// (the body scanner's fallback for what it declines; `Malformed` indexes count from `first`),
+/// appending to `out` (garbage after an error).
+pub(crate) fn parse_body_into(body: &[u8], first: usize, out: &mut Vec<Message>) -> Result<(), MessageError> {
     // Each element becomes a `Message` as soon as it is read (no array of raw messages), and
     // the first malformed one stops the read.
     let mut failed = None;
@@ -231,14 +234,14 @@ pub(crate) fn parse_body_from(body: &[u8], first: usize) -> Result<Vec<Message>,
     let visitor = Messages {
         failed: &mut failed,
         first,
+        out,
     };
-    let out = serde::Deserializer::deserialize_seq(&mut de, visitor);
+    let read = serde::Deserializer::deserialize_seq(&mut de, visitor);
     if let Some(e) = failed {
         return Err(e);
     }
-    let out = out.map_err(json_error)?;
-    de.end().map_err(json_error)?;
-    Ok(out)
+    read.map_err(json_error)?;
+    de.end().map_err(json_error)
 }
 
 /// Parse one SSE `data:` payload: a single JSON object. `Ok(None)` for an unknown kind.
@@ -266,21 +269,21 @@ fn json_error(e: serde_json::Error) -> MessageError {
 struct Messages<'f> {
     failed: &'f mut Option<MessageError>,
     first: usize,
+    out: &'f mut Vec<Message>,
 }
 
 impl<'de> serde::de::Visitor<'de> for Messages<'_> {
-    type Value = Vec<Message>;
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of messages")
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Message>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = self.first;
         while let Some(raw) = seq.next_element::<RawMessage<'de>>()? {
             match raw.into_message(index) {
-                Ok(Some(m)) => out.push(m),
+                Ok(Some(m)) => self.out.push(m),
                 Ok(None) => {}
                 Err(e) => {
                     *self.failed = Some(e);
@@ -289,7 +292,7 @@ impl<'de> serde::de::Visitor<'de> for Messages<'_> {
             }
             index += 1;
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -269,17 +269,15 @@ impl Gen {
             } else {
                 usual.to_string()
             };
-            let kind = if self.odd {
-                self.rng.below(20)
-            } else {
-                self.rng.below(19) + 1
-            };
-            let kind = if kind == 3 && !self.odd { 4 } else { kind };
+            let kind = self.rng.below(20);
             fields.push((
                 name,
                 Box::new(move |g: &mut Gen| match kind {
                     0..=2 => g.raw("null"),
-                    3 => g.any(1),
+                    // objects and arrays (the scanner declines them) only in odd bodies
+                    3 if g.odd => g.any(1),
+                    3 | 4 => g.number(),
+                    5 => g.one_of(&["true", "false"]),
                     _ => {
                         let t = g.text();
                         g.string(&t);

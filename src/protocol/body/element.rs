@@ -2,15 +2,16 @@
 //! [`RawMessage`] the serde reader builds, so both share `into_message`.
 //!
 //! It reads the shape a shape log actually has — the fields `key`, `value`, `old_value`,
-//! `headers` in any order, rows of text or null, the known header fields with their usual
-//! types, unknown fields stepped over as serde ignores them — and returns `None` (declines) on
-//! anything else: duplicate fields, escaped field names, non-string row values, move patterns,
-//! numbers that are not plain unsigned integers where a decimal is expected, invalid UTF-8 or
-//! escapes, any syntax error, running out of bytes. A declined element is read by serde, which
+//! `headers` in any order, rows of text or null (or other scalars), the known header fields
+//! with their usual types, unknown fields stepped over as serde ignores them — and returns
+//! `None` (declines) on anything else: duplicate fields, escaped field names, objects or arrays
+//! as row values, move patterns, numbers that are not plain unsigned integers where a decimal
+//! is expected, invalid UTF-8 or escapes, any syntax error, running out of bytes. A declined element is read by serde, which
 //! gives the exact result (or error) for it. Reading here must never give a result serde would
 //! not: anything doubtful declines.
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
 use crate::protocol::message::{Decimal, Message, MessageError, RawHeaders, RawMessage};
 use crate::protocol::row::{intern, Column, Key, Row, RowWriter};
@@ -342,6 +343,22 @@ impl<'a> Cursor<'a> {
                         self.literal(b"null")?;
                         w.put_null(column);
                     }
+                    b't' | b'f' => {
+                        // (servers other than Electric) kept as their JSON text, as wire.rs does
+                        let word = if self.boolean()? { "true" } else { "false" };
+                        let start = w.text().len();
+                        w.text().push_str(word);
+                        w.put_text_from(column, start);
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        // serde's number, written as wire.rs writes the u64, i64 or f64 it reads
+                        let from = self.i;
+                        self.number()?;
+                        let n: serde_json::Number = serde_json::from_str(self.s.get(from..self.i)?).ok()?;
+                        let start = w.text().len();
+                        write!(w.text(), "{n}").ok()?;
+                        w.put_text_from(column, start);
+                    }
                     _ => return None,
                 }
                 if !self.more(b'}')? {
@@ -460,7 +477,7 @@ impl<'a> Cursor<'a> {
 /// The end of the run of bytes from `i` that need no attention inside a string (not `"`, `\\`
 /// or a control character), eight at a time: a string is mostly such bytes.
 #[inline]
-fn plain_run(b: &[u8], mut i: usize) -> usize {
+pub(super) fn plain_run(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(word) = b.get(i..i + 8) {

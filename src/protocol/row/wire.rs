@@ -50,6 +50,7 @@ impl<'de> Visitor<'de> for RowVisitor {
 /// Shared by the serde reader above and the body scanner ([`crate::protocol::body`]).
 pub(crate) struct RowWriter {
     last: Vec<Column>,
+    last_bytes: usize,
     row: Row,
     i: usize,
     same_order: bool,
@@ -63,6 +64,7 @@ impl RowWriter {
         let row = Row::with_capacity(columns.unwrap_or(last.len().max(4)), bytes);
         RowWriter {
             last,
+            last_bytes,
             row,
             i: 0,
             same_order: true,
@@ -120,8 +122,25 @@ impl RowWriter {
             self.last.extend(self.row.cols.iter().map(|(c, _)| c.clone()));
         }
         let bytes = self.row.text.len();
-        LAST_COLUMNS.with(|l| *l.borrow_mut() = (self.last, bytes));
-        self.row
+        let last = std::mem::take(&mut self.last);
+        LAST_COLUMNS.with(|l| *l.borrow_mut() = (last, bytes));
+        std::mem::take(&mut self.row)
+    }
+}
+
+/// A row given up half-read (the body scanner declined it, or the JSON is bad) leaves the
+/// previous row's names for the next row (serde's reading of the same row, usually).
+impl Drop for RowWriter {
+    fn drop(&mut self) {
+        if !self.last.is_empty() {
+            let last = std::mem::take(&mut self.last);
+            LAST_COLUMNS.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.0.is_empty() {
+                    *l = (last, self.last_bytes);
+                }
+            });
+        }
     }
 }
 
