@@ -188,6 +188,12 @@ impl BodyParser {
                 }
                 (State::First | State::AfterElement, b']') => self.state = State::End,
                 (State::AfterElement, b',') => self.state = State::Next,
+                (State::First | State::Next, b'{') if self.mostly_declined() => {
+                    // Not the shape the scanner is for (a server sending objects as values,
+                    // say): trying first would only cost, so serde reads the rest.
+                    self.state = State::Tail;
+                    return i;
+                }
                 (State::First | State::Next, b'{') => {
                     let element = &input[i..];
                     let n = match element::read(
@@ -237,6 +243,11 @@ impl BodyParser {
             }
             i += 1;
         }
+    }
+
+    /// After a few elements, whether the scanner declined more than a quarter of them.
+    fn mostly_declined(&self) -> bool {
+        self.index >= 16 && self.declined * 4 > self.index
     }
 
     /// A complete object element (`{` to its matching `}`): the scanner's reading (if `scan`),
