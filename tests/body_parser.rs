@@ -244,3 +244,36 @@ fn large_bodies_read_as_serde_reads_them() {
         }
     }
 }
+
+/// A body the scanner mostly declines is handed to serde for the rest: same messages, same
+/// error index after the switch.
+#[test]
+fn mostly_declined_bodies_read_as_serde_reads_them() {
+    let row = |i: usize| {
+        format!(
+            r#"{{"key":"k{i}","value":{{"id":"{i}","meta":{{"n":{i}}}}},"headers":{{"operation":"insert"}}}}"#
+        )
+    };
+    let plain =
+        |i: usize| format!(r#"{{"key":"k{i}","value":{{"id":"{i}"}},"headers":{{"operation":"insert"}}}}"#);
+    let mut rng = Rng(9);
+    for bad_at in [None, Some(3), Some(30)] {
+        let elements: Vec<String> = (0..40)
+            .map(|i| match i {
+                _ if Some(i) == bad_at => r#"{"key":"k","headers":{"operation":"upsert"}}"#.to_string(),
+                _ if i % 3 == 0 => plain(i),
+                _ => row(i),
+            })
+            .collect();
+        let body = format!("[{}]", elements.join(","));
+        check(body.as_bytes(), &mut rng, 6);
+        let mut p = BodyParser::new();
+        let _ = p.push(body.as_bytes());
+        assert!(p.declined() > 0);
+        let expected = bad_at.map_or(Outcome::Ok(vec![]), Outcome::Malformed);
+        match (outcome(p.finish()), expected) {
+            (Outcome::Ok(m), Outcome::Ok(_)) => assert_eq!(m.len(), 40),
+            (got, want) => assert_eq!(got, want),
+        }
+    }
+}
