@@ -261,11 +261,11 @@ impl Gen {
     fn row(&mut self) {
         let most = if self.rng.one_in(6) { 1 } else { 7 };
         let n = self.rng.below(most);
-        let names = if self.odd { COLUMNS } else { &COLUMNS[..7] };
+
         let mut fields: Vec<Field> = Vec::new();
         for usual in &COLUMNS[..n] {
             let name = if self.rng.one_in(4) {
-                (*self.rng.pick(names)).to_string()
+                (*self.rng.pick(COLUMNS)).to_string()
             } else {
                 usual.to_string()
             };

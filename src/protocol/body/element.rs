@@ -4,10 +4,11 @@
 //! It reads the shape a shape log actually has — the fields `key`, `value`, `old_value`,
 //! `headers` in any order, rows of text or null (or other scalars), the known header fields
 //! with their usual types, unknown fields stepped over as serde ignores them — and returns
-//! `None` (declines) on anything else: duplicate fields, escaped field names, objects or arrays
-//! as row values, move patterns, numbers that are not plain unsigned integers where a decimal
-//! is expected, invalid UTF-8 or escapes, any syntax error, running out of bytes. A declined element is read by serde, which
-//! gives the exact result (or error) for it. Reading here must never give a result serde would
+//! `None` (declines) on anything else: duplicate fields, escaped field names (column names may
+//! be escaped), objects or arrays as row values, move patterns, numbers that are not plain
+//! unsigned integers where a decimal is expected, invalid UTF-8 or escapes, any syntax error,
+//! running out of bytes. A declined element is read by serde, which gives the exact result (or
+//! error) for it. Reading here must never give a result serde would
 //! not: anything doubtful declines.
 
 use std::borrow::Cow;
@@ -323,10 +324,13 @@ impl<'a> Cursor<'a> {
         if self.open(b'{', b'}')? {
             loop {
                 let (name, escaped) = self.raw_string()?;
-                if escaped {
-                    return None;
-                }
-                let column = w.column(name);
+                let column = if escaped {
+                    let mut decoded = String::with_capacity(name.len());
+                    unescape(name, &mut decoded)?;
+                    w.column(&decoded)
+                } else {
+                    w.column(name)
+                };
                 self.eat(b':')?;
                 match self.ws()? {
                     b'"' => {
