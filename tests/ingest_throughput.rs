@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use eddy::log::Materializer;
-use eddy::protocol::message::parse_body;
+use eddy::protocol::body::BodyParser;
+use eddy::protocol::message::{parse_body, parse_body_serde};
 
 fn chunk(from: u64, rows: u64) -> String {
     let mut body = String::from("[");
@@ -48,6 +49,45 @@ fn parse_and_materialize_100k_rows() {
             bytes as f64 / 1e6,
             bytes as f64 / 1e6 / total.as_secs_f64(),
             total - parse
+        );
+    }
+}
+
+/// Parse alone: the serde reader against the body scanner, whole and in 64 KB pieces (as the
+/// browser's network reader delivers them). Best of five runs each.
+#[test]
+#[ignore = "prints figures; run with --ignored --nocapture"]
+fn parse_serde_vs_scanner() {
+    let chunks: Vec<String> = (0..4).map(|c| chunk(1 + c * 25_000, 25_000)).collect();
+    let bytes: usize = chunks.iter().map(String::len).sum();
+    let pieces = |body: &[u8]| {
+        let mut p = BodyParser::new();
+        for piece in body.chunks(64 * 1024) {
+            p.push(piece).expect("valid body");
+        }
+        p.finish().expect("valid body")
+    };
+    type Reader<'a> = &'a dyn Fn(&[u8]) -> Vec<eddy::protocol::Message>;
+    let readers: [(&str, Reader); 3] = [
+        ("serde", &|b| parse_body_serde(b).expect("valid body")),
+        ("scanner, whole body", &|b| parse_body(b).expect("valid body")),
+        ("scanner, 64 KB pieces", &pieces),
+    ];
+    for (name, read) in readers {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let mut n = 0;
+            for body in &chunks {
+                n += read(body.as_bytes()).len();
+            }
+            best = best.min(t.elapsed());
+            assert_eq!(n, 100_000);
+        }
+        println!(
+            "{name}: {:.1} MB in {best:?} ({:.0} MB/s)",
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e6 / best.as_secs_f64()
         );
     }
 }

@@ -206,18 +206,42 @@ impl Message {
 // Parsing
 
 /// Parse a long-poll body: a JSON array of messages. Unknown kinds are dropped.
+///
+/// The body scanner ([`BodyParser`](super::body::BodyParser)) in one piece.
 pub fn parse_body(body: &[u8]) -> Result<Vec<Message>, MessageError> {
+    let mut parser = super::body::BodyParser::new();
+    parser.push(body)?;
+    parser.finish()
+}
+
+/// The serde reading of a body: the reference the body scanner must agree with (tests compare
+/// the two), not for production use.
+#[doc(hidden)]
+pub fn parse_body_serde(body: &[u8]) -> Result<Vec<Message>, MessageError> {
+    let mut out = Vec::new();
+    parse_body_into(body, 0, &mut out)?;
+    Ok(out)
+}
+
+/// [`parse_body_serde`] for an array whose first element is element `first` of the real body
+/// (the body scanner's fallback for what it declines; `Malformed` indexes count from `first`),
+/// appending to `out` (garbage after an error).
+pub(crate) fn parse_body_into(body: &[u8], first: usize, out: &mut Vec<Message>) -> Result<(), MessageError> {
     // Each element becomes a `Message` as soon as it is read (no array of raw messages), and
     // the first malformed one stops the read.
     let mut failed = None;
     let mut de = serde_json::Deserializer::from_slice(body);
-    let out = serde::Deserializer::deserialize_seq(&mut de, Messages { failed: &mut failed });
+    let visitor = Messages {
+        failed: &mut failed,
+        first,
+        out,
+    };
+    let read = serde::Deserializer::deserialize_seq(&mut de, visitor);
     if let Some(e) = failed {
         return Err(e);
     }
-    let out = out.map_err(json_error)?;
-    de.end().map_err(json_error)?;
-    Ok(out)
+    read.map_err(json_error)?;
+    de.end().map_err(json_error)
 }
 
 /// Parse one SSE `data:` payload: a single JSON object. `Ok(None)` for an unknown kind.
@@ -244,21 +268,22 @@ fn json_error(e: serde_json::Error) -> MessageError {
 /// The array of a response body, read element by element into messages.
 struct Messages<'f> {
     failed: &'f mut Option<MessageError>,
+    first: usize,
+    out: &'f mut Vec<Message>,
 }
 
 impl<'de> serde::de::Visitor<'de> for Messages<'_> {
-    type Value = Vec<Message>;
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of messages")
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Message>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut index = 0;
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = self.first;
         while let Some(raw) = seq.next_element::<RawMessage<'de>>()? {
             match raw.into_message(index) {
-                Ok(Some(m)) => out.push(m),
+                Ok(Some(m)) => self.out.push(m),
                 Ok(None) => {}
                 Err(e) => {
                     *self.failed = Some(e);
@@ -267,13 +292,13 @@ impl<'de> serde::de::Visitor<'de> for Messages<'_> {
             }
             index += 1;
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 /// Accepts a decimal string or a JSON number for a u64 field (servers differ).
 #[derive(Debug)]
-struct Decimal(u64);
+pub(crate) struct Decimal(pub(crate) u64);
 
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -311,48 +336,51 @@ fn decimals(v: Option<Vec<Decimal>>) -> Vec<u64> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RawHeaders<'a> {
+pub(crate) struct RawHeaders<'a> {
     #[serde(borrow)]
-    operation: Option<Cow<'a, str>>,
+    pub(crate) operation: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    control: Option<Cow<'a, str>>,
+    pub(crate) control: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    event: Option<Cow<'a, str>>,
+    pub(crate) event: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    relation: Option<Vec<Cow<'a, str>>>,
-    lsn: Option<Decimal>,
-    op_position: Option<Decimal>,
-    txids: Option<Vec<Decimal>>,
-    last: Option<bool>,
-    key_change_to: Option<Key>,
-    key_change_from: Option<Key>,
-    tags: Option<Vec<String>>,
-    removed_tags: Option<Vec<String>>,
-    active_conditions: Option<Vec<bool>>,
-    is_move_in: Option<bool>,
-    snapshot_mark: Option<Decimal>,
-    global_last_seen_lsn: Option<Decimal>,
-    xmin: Option<Decimal>,
-    xmax: Option<Decimal>,
-    xip_list: Option<Vec<Decimal>>,
-    database_lsn: Option<Decimal>,
-    patterns: Option<Vec<MovePattern>>,
+    pub(crate) relation: Option<Vec<Cow<'a, str>>>,
+    pub(crate) lsn: Option<Decimal>,
+    pub(crate) op_position: Option<Decimal>,
+    pub(crate) txids: Option<Vec<Decimal>>,
+    pub(crate) last: Option<bool>,
+    pub(crate) key_change_to: Option<Key>,
+    pub(crate) key_change_from: Option<Key>,
+    pub(crate) tags: Option<Vec<String>>,
+    pub(crate) removed_tags: Option<Vec<String>>,
+    pub(crate) active_conditions: Option<Vec<bool>>,
+    pub(crate) is_move_in: Option<bool>,
+    pub(crate) snapshot_mark: Option<Decimal>,
+    pub(crate) global_last_seen_lsn: Option<Decimal>,
+    pub(crate) xmin: Option<Decimal>,
+    pub(crate) xmax: Option<Decimal>,
+    pub(crate) xip_list: Option<Vec<Decimal>>,
+    pub(crate) database_lsn: Option<Decimal>,
+    pub(crate) patterns: Option<Vec<MovePattern>>,
+    /// A `[schema, table]` relation the body scanner already interned (instead of `relation`).
+    #[serde(skip)]
+    pub(crate) relation_interned: Option<[Column; 2]>,
 }
 
 #[derive(Deserialize)]
-struct RawMessage<'a> {
+pub(crate) struct RawMessage<'a> {
     #[serde(borrow)]
-    headers: RawHeaders<'a>,
+    pub(crate) headers: RawHeaders<'a>,
     #[serde(default)]
-    key: Option<Key>,
+    pub(crate) key: Option<Key>,
     #[serde(default)]
-    value: Option<Row>,
+    pub(crate) value: Option<Row>,
     #[serde(default)]
-    old_value: Option<Row>,
+    pub(crate) old_value: Option<Row>,
 }
 
 impl RawMessage<'_> {
-    fn into_message(self, index: usize) -> Result<Option<Message>, MessageError> {
+    pub(crate) fn into_message(self, index: usize) -> Result<Option<Message>, MessageError> {
         let h = self.headers;
         let bad = |reason: &str| MessageError::Malformed {
             index,
@@ -394,10 +422,11 @@ impl RawMessage<'_> {
             other => return Err(bad(&format!("unknown operation {other:?}"))),
         };
         let key = self.key.ok_or_else(|| bad("change message without a key"))?;
-        let relation = match h.relation {
-            None => None,
-            Some(r) if r.len() == 2 => Some([intern(&r[0]), intern(&r[1])]),
-            Some(_) => return Err(bad("relation must be [schema, table]")),
+        let relation = match (h.relation_interned, h.relation) {
+            (Some(r), _) => Some(r),
+            (None, None) => None,
+            (None, Some(r)) if r.len() == 2 => Some([intern(&r[0]), intern(&r[1])]),
+            (None, Some(_)) => return Err(bad("relation must be [schema, table]")),
         };
         Ok(Some(Message::Change(ChangeMessage {
             key,

@@ -15,6 +15,7 @@ pub mod sse;
 pub mod value;
 
 pub use array::{parse_array, render_array, ArrayElem, ArrayError};
+pub use body::BodyParser;
 pub use message::{
     parse_body, parse_event, ChangeHeaders, ChangeMessage, ControlMessage, EventMessage, Message,
     MessageError, MoveKind, MovePattern, Operation, SnapshotMeta,

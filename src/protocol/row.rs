@@ -292,6 +292,7 @@ impl<'de> serde::Deserialize<'de> for Row {
 }
 
 mod wire;
+pub(crate) use wire::RowWriter;
 
 #[cfg(test)]
 mod tests {

@@ -15,11 +15,12 @@ use serde::Deserialize;
 use super::{intern, Column, Row, Span};
 
 thread_local! {
-    /// The column names of the last row read on this thread, in order.
-    static LAST_COLUMNS: RefCell<Vec<Column>> = const { RefCell::new(Vec::new()) };
+    /// The column names of the last row read on this thread, in order, and its bytes of text.
+    static LAST_COLUMNS: RefCell<(Vec<Column>, usize)> = const { RefCell::new((Vec::new(), 0)) };
 }
 
-/// Value text of a typical row; the buffer grows past it when needed.
+/// Value text of a typical row: a row's buffer starts with room for this or a bit more than the
+/// previous row's text (rows of a table are alike), and grows past it when needed.
 const TYPICAL_ROW_BYTES: usize = 96;
 
 pub(super) struct RowVisitor;
@@ -32,28 +33,114 @@ impl<'de> Visitor<'de> for RowVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
-        let mut last = LAST_COLUMNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
-        let mut row = Row::with_capacity(map.size_hint().unwrap_or(last.len().max(4)), TYPICAL_ROW_BYTES);
-        let mut i = 0;
-        let mut same_order = true;
+        let mut w = RowWriter::new(map.size_hint());
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let column = match last.get(i) {
-                Some(c) if same_order && **c == *name => c.clone(),
-                _ => {
-                    same_order = false;
-                    intern(&name)
+            let column = w.column(&name);
+            let span = map.next_value_seed(Append {
+                text: &mut w.row.text,
+            })?;
+            w.put(column, span);
+        }
+        Ok(w.finish())
+    }
+}
+
+/// Builds one row column by column: the value text goes into the row's packed buffer, and the
+/// column names are the previous row's (no hashing) as long as they come in the same order.
+/// Shared by the serde reader above and the body scanner ([`crate::protocol::body`]).
+pub(crate) struct RowWriter {
+    last: Vec<Column>,
+    last_bytes: usize,
+    row: Row,
+    i: usize,
+    same_order: bool,
+}
+
+impl RowWriter {
+    /// Start a row; `columns` is the number of columns when the reader knows it.
+    pub(crate) fn new(columns: Option<usize>) -> Self {
+        let (last, last_bytes) = LAST_COLUMNS.with(|l| std::mem::take(&mut *l.borrow_mut()));
+        let bytes = TYPICAL_ROW_BYTES.max(last_bytes + last_bytes / 4);
+        let row = Row::with_capacity(columns.unwrap_or(last.len().max(4)), bytes);
+        RowWriter {
+            last,
+            last_bytes,
+            row,
+            i: 0,
+            same_order: true,
+        }
+    }
+
+    /// The interned name of the next column.
+    pub(crate) fn column(&mut self, name: &str) -> Column {
+        match self.last.get(self.i) {
+            Some(c) if self.same_order && **c == *name => c.clone(),
+            _ => {
+                self.same_order = false;
+                intern(name)
+            }
+        }
+    }
+
+    /// The row's value buffer: append a value's text, then [`RowWriter::put_text_from`].
+    pub(crate) fn text(&mut self) -> &mut String {
+        &mut self.row.text
+    }
+
+    /// The next column's value is the text appended to the buffer since `start`.
+    pub(crate) fn put_text_from(&mut self, column: Column, start: usize) {
+        let len = self.row.text.len() - start;
+        self.put(column, Span { start, len });
+    }
+
+    /// The next column is SQL NULL.
+    pub(crate) fn put_null(&mut self, column: Column) {
+        self.put(
+            column,
+            Span {
+                start: super::NULL,
+                len: 0,
+            },
+        );
+    }
+
+    fn put(&mut self, column: Column, span: Span) {
+        if self.same_order {
+            // The previous row's i-th name, whose earlier names were all different from it
+            // (a row's columns are distinct): new in this row, no search needed.
+            self.row.cols.push((column, span));
+        } else {
+            self.row.put_span(column, span);
+        }
+        self.i += 1;
+    }
+
+    /// The row; remembers its column order for the next one.
+    pub(crate) fn finish(mut self) -> Row {
+        if !self.same_order || self.last.len() != self.row.cols.len() {
+            self.last.clear();
+            self.last.extend(self.row.cols.iter().map(|(c, _)| c.clone()));
+        }
+        let bytes = self.row.text.len();
+        let last = std::mem::take(&mut self.last);
+        LAST_COLUMNS.with(|l| *l.borrow_mut() = (last, bytes));
+        std::mem::take(&mut self.row)
+    }
+}
+
+/// A row given up half-read (the body scanner declined it, or the JSON is bad) leaves the
+/// previous row's names for the next row (serde's reading of the same row, usually).
+impl Drop for RowWriter {
+    fn drop(&mut self) {
+        if !self.last.is_empty() {
+            let last = std::mem::take(&mut self.last);
+            LAST_COLUMNS.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.0.is_empty() {
+                    *l = (last, self.last_bytes);
                 }
-            };
-            let span = map.next_value_seed(Append { text: &mut row.text })?;
-            row.put_span(column, span);
-            i += 1;
+            });
         }
-        if !same_order || last.len() != row.cols.len() {
-            last.clear();
-            last.extend(row.cols.iter().map(|(c, _)| c.clone()));
-        }
-        LAST_COLUMNS.with(|l| *l.borrow_mut() = last);
-        Ok(row)
     }
 }
 
