@@ -115,3 +115,33 @@ fn a_restored_map_has_no_early_rows() {
     assert_eq!(pending(&r, None), None);
     assert_eq!(r.plain_commit(), None);
 }
+
+#[test]
+fn a_segment_read_early_never_grows_and_mixed_batches_keep_map_order() {
+    const END: &str = r#"{"headers":{"control":"snapshot-end","xmin":"1","xmax":"2","xip_list":[]}}"#;
+    let mut m = Materializer::new();
+    // A plain batch: its messages become a segment as they are (spare capacity included).
+    batch(&mut m, &[ins(1), ins(2)]);
+    assert_eq!(
+        pending(&m, None),
+        Some((range(0, 0), vec!["k1".into(), "k2".into()]))
+    );
+    // A batch with a control message inside (a snapshot-end that commits nothing): staged one
+    // by one, into segments of its own, never into the segment already read.
+    batch(&mut m, &[ins(3), END.into(), ins(4)]);
+    batch(&mut m, &[ins(5)]);
+    let (r, keys) = pending(&m, Some(0)).unwrap();
+    assert_eq!(keys, ["k3", "k4", "k5"]);
+    assert_eq!(r.first, 1);
+    assert_eq!(pending(&m, None).unwrap().1, ["k1", "k2", "k3", "k4", "k5"]);
+    batch(&mut m, &[UTD.into()]);
+    assert_eq!(
+        m.plain_commit(),
+        Some(PlainCommit {
+            segments: range(0, r.last),
+            rows: 5
+        })
+    );
+    let order: Vec<&str> = m.rows().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(order, ["k1", "k2", "k3", "k4", "k5"]);
+}

@@ -131,7 +131,18 @@ impl Materializer {
     /// became visible), otherwise the net change of the committed rows across the whole call
     /// (several commits in one batch give one merged change set). Messages after the last
     /// commit point stay pending.
-    pub fn ingest(&mut self, messages: Vec<Message>) -> Option<ChangeSet> {
+    pub fn ingest(&mut self, mut messages: Vec<Message>) -> Option<ChangeSet> {
+        self.pending.begin_batch();
+        // The common batch (changes, then at most one control message at the end) becomes a
+        // segment as it is: no message is moved one by one.
+        let control = |m: &Message| matches!(m, Message::Control(_));
+        let last_is_control = messages.last().is_some_and(control);
+        let body = messages.len() - usize::from(last_is_control);
+        if !messages[..body].iter().any(control) {
+            let last = if last_is_control { messages.pop() } else { None };
+            self.pending.stage_segment(messages);
+            messages = last.into_iter().collect();
+        }
         let mut tracker: Option<Tracker> = None;
         let mut left = messages.len();
         for m in messages {

@@ -25,6 +25,9 @@ pub(super) struct Pending {
     segments: Vec<Vec<Message>>,
     first_id: u64,
     plain: bool,
+    /// The last segment belongs to the batch being staged (only then may it grow: a segment
+    /// of an earlier batch may have been read through [`Pending::inserts_after`]).
+    open: bool,
 }
 
 impl Default for Pending {
@@ -33,6 +36,7 @@ impl Default for Pending {
             segments: Vec::new(),
             first_id: 0,
             plain: true,
+            open: false,
         }
     }
 }
@@ -42,17 +46,33 @@ fn is_plain_insert(m: &Message) -> bool {
 }
 
 impl Pending {
+    /// A new batch starts: what it stages goes into segments of its own.
+    pub(super) fn begin_batch(&mut self) {
+        self.open = false;
+    }
+
     /// Add a message; `more` messages of this batch may follow (sizes a new segment).
     pub(super) fn stage(&mut self, m: Message, more: usize) {
         self.plain &= is_plain_insert(&m);
         match self.segments.last_mut() {
-            Some(segment) if segment.len() < segment.capacity() => segment.push(m),
+            Some(segment) if self.open && segment.len() < segment.capacity() => segment.push(m),
             _ => {
                 let mut segment = Vec::with_capacity(more + 1);
                 segment.push(m);
                 self.segments.push(segment);
+                self.open = true;
             }
         }
+    }
+
+    /// Add a batch of change and move messages as a segment of its own (nothing if empty).
+    pub(super) fn stage_segment(&mut self, segment: Vec<Message>) {
+        if segment.is_empty() {
+            return;
+        }
+        self.plain &= segment.iter().all(is_plain_insert);
+        self.segments.push(segment);
+        self.open = false;
     }
 
     /// Drop everything (the dropped ids are not reused).
@@ -69,6 +89,7 @@ impl Pending {
         });
         self.first_id += segments.len() as u64;
         self.plain = true;
+        self.open = false;
         (segments, range)
     }
 
