@@ -31,7 +31,13 @@ pub(super) async fn read_messages(weak: &Weak<Inner>, resp: &Response) -> Result
         return BodyParser::new().finish();
     };
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut parser = BodyParser::new();
+    let size = resp
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok());
+    let mut parser = size.map_or_else(BodyParser::new, BodyParser::with_size_hint);
     let mut piece = Vec::new();
     loop {
         let Ok(chunk) = JsFuture::from(reader.read()).await else {
