@@ -106,8 +106,9 @@ impl BodyParser {
         // far: the output does not re-copy itself at every doubling (a 10 MB body is ~12 MB of
         // messages).
         if let Some(per_message) = self.pushed.checked_div(self.out.len()) {
+            // A hint is only a hint: at most 64 MiB ahead is trusted.
             let coming = match self.size_hint {
-                Some(total) => total.saturating_sub(self.pushed).max(bytes.len()),
+                Some(total) => total.saturating_sub(self.pushed).min(64 << 20).max(bytes.len()),
                 None => bytes.len(),
             };
             self.out.reserve(coming / per_message.max(1) + 1);
