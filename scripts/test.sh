@@ -25,8 +25,9 @@ cargo test --workspace --quiet
 step "wasm package"
 bash scripts/build-wasm.sh
 
-step "wasm tests (wasm-bindgen-test: headless Chromium, and the ws module in node)"
+step "wasm tests (wasm-bindgen-test: headless Chromium, page and dedicated worker, and the ws module in node)"
 cargo test --target wasm32-unknown-unknown --test browser
+cargo test --target wasm32-unknown-unknown --test browser_storage   # the storage contract on IndexedDB and OPFS, in a worker
 cargo test --target wasm32-unknown-unknown --lib web::ws
 
 cargo build -p eddy-server --quiet

@@ -26,6 +26,19 @@ pub struct SyncHandleDevice {
     handle: FileSystemSyncAccessHandle,
 }
 
+impl SyncHandleDevice {
+    /// A device over an open sync access handle (a dedicated worker's).
+    pub fn new(handle: FileSystemSyncAccessHandle) -> Self {
+        SyncHandleDevice { handle }
+    }
+
+    /// Flush and release the handle.
+    pub fn close(self) {
+        let _ = self.handle.flush();
+        self.handle.close();
+    }
+}
+
 fn at(offset: u64) -> FileSystemReadWriteOptions {
     let o = FileSystemReadWriteOptions::new();
     o.set_at(offset as f64);
@@ -95,7 +108,7 @@ impl OpfsStore {
     #[wasm_bindgen(constructor)]
     pub fn new(handle: JsValue) -> Result<OpfsStore, JsValue> {
         let handle: FileSystemSyncAccessHandle = handle.unchecked_into();
-        let store = BlockFileStore::open(SyncHandleDevice { handle }).map_err(|e| to_js_error(&e))?;
+        let store = BlockFileStore::open(SyncHandleDevice::new(handle)).map_err(|e| to_js_error(&e))?;
         Ok(OpfsStore { store: Some(store) })
     }
 
@@ -140,9 +153,7 @@ impl OpfsStore {
     /// Flush and release the access handle.
     pub fn close(&mut self) {
         if let Some(store) = self.store.take() {
-            let dev = store.into_device();
-            let _ = dev.handle.flush();
-            dev.handle.close();
+            store.into_device().close();
         }
     }
 }
