@@ -353,24 +353,31 @@ test('websocket: the live watchdog firing on an idle shape costs no resubscribe 
   }
 })
 
+/** Make the page report `visibilityState` `v` and fire `visibilitychange`. */
+const setVisibility = (page, v) => page.evaluate((v) => {
+  window.vis = v
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.vis })
+  document.dispatchEvent(new Event('visibilitychange'))
+}, v)
+
+/** A recorded socket and a websocket stream + Shape on `todos` (one row), live. */
+async function liveOneRow(t) {
+  await wrapWebSocket(t.page)
+  await t.tx([insert(row(1))])
+  await startShape(t.page, `${t.server}/v1/shape`)
+  await until(t.page, () => window.s.main.stream.status === 'live')
+}
+
 test('websocket: hidden pauses, changes made meanwhile arrive on visible, from the same subscription', T, async () => {
   const t = await setup()
   try {
-    await wrapWebSocket(t.page)
-    await t.tx([insert(row(1))])
-    await startShape(t.page, `${t.server}/v1/shape`)
-    await until(t.page, () => window.s.main.stream.status === 'live')
-    const setVisibility = (v) => t.page.evaluate((v) => {
-      window.vis = v
-      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.vis })
-      document.dispatchEvent(new Event('visibilitychange'))
-    }, v)
-    await setVisibility('hidden')
+    await liveOneRow(t)
+    await setVisibility(t.page, 'hidden')
     assert.equal(await t.page.evaluate(() => window.s.main.stream.status), 'paused')
     await t.tx([insert(row(2)), insert(row(3))])
     await new Promise((r) => setTimeout(r, 300))
     assert.equal(await t.page.evaluate(() => window.s.main.shape.currentRows.length), 1, 'nothing applied while hidden')
-    await setVisibility('visible')
+    await setVisibility(t.page, 'visible')
     await until(t.page, () => window.s.main.shape.currentRows.length === 3 && window.s.main.stream.status === 'live')
     const s = await t.page.evaluate(() => ({ sent: window.wsSent, inserts: window.s.main.inserts }))
     assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 1)
@@ -384,15 +391,8 @@ test('websocket: hidden pauses, changes made meanwhile arrive on visible, from t
 test('websocket: a stream hidden for long drops its subscription past the frame bound, then resumes by offset', T, async () => {
   const t = await setup()
   try {
-    await wrapWebSocket(t.page)
-    await t.tx([insert(row(1))])
-    await startShape(t.page, `${t.server}/v1/shape`)
-    await until(t.page, () => window.s.main.stream.status === 'live')
-    await t.page.evaluate(() => {
-      window.vis = 'hidden'
-      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => window.vis })
-      document.dispatchEvent(new Event('visibilitychange'))
-    })
+    await liveOneRow(t)
+    await setVisibility(t.page, 'hidden')
     const before = await t.page.evaluate(() => window.wsBatches ?? 0)
     // 300 transactions while hidden: more frames than a subscription keeps for a paused stream.
     for (let i = 2; i <= 301; i++) await t.tx([insert(row(i))])
@@ -400,10 +400,7 @@ test('websocket: a stream hidden for long drops its subscription past the frame 
     const hidden = await t.page.evaluate(() => ({ rows: window.s.main.shape.currentRows.length, batches: window.wsBatches }))
     assert.equal(hidden.rows, 1, 'nothing applied while hidden')
     assert.ok(hidden.batches - before >= 256, `${hidden.batches - before} frames while hidden`)
-    await t.page.evaluate(() => {
-      window.vis = 'visible'
-      document.dispatchEvent(new Event('visibilitychange'))
-    })
+    await setVisibility(t.page, 'visible')
     await until(t.page, () => window.s.main.shape.currentRows.length === 301 && window.s.main.stream.status === 'live', 15_000)
     const s = await t.page.evaluate(() => ({ sent: window.wsSent, errors: window.s.main.errors }))
     assert.equal(s.sent.filter((f) => f.type === 'subscribe').length, 2, 'subscribed again on visible')
