@@ -25,6 +25,12 @@ const TYPES = {
 // Only these trees are served: the package build, the page, the official client for side-by-side runs.
 const SERVED = ['js/dist/', 'pkg/web/', 'tests/e2e/', 'www/', 'node_modules/@electric-sql/', 'node_modules/@microsoft/']
 
+/** Servers still running when this process exits go with it (a script may `process.exit`). */
+const running = new Set()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /**
  * Start an eddy-server on an ephemeral port; resolves with its base URL and a stop function.
  * `bin`: another build of the server (the benchmarks use target/release/eddy-server).
@@ -36,6 +42,8 @@ export async function startEddyServer(extraArgs = [], { bin = SERVER_BIN } = {})
     ['--schema', SCHEMA, '--data', ':memory:', '--listen', '127.0.0.1:0', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
+  running.add(child)
+  child.once('exit', () => running.delete(child))
   let log = ''
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`eddy-server did not start: ${log}`)), 10_000)
