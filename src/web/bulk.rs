@@ -32,6 +32,9 @@ struct ColumnPlan {
     column: Column,
     prefix: String,
     info: Option<ColumnInfo>,
+    /// Already listed in `bigint_columns` / `float_columns` (no set lookup per cell).
+    bigint: bool,
+    non_finite: bool,
 }
 
 /// Bytes the JSON of `rows` takes at most, give or take: names, quotes and punctuation
@@ -97,10 +100,13 @@ impl BulkRows {
             self.json.push_str(prefix);
             let flags = write_json_value(&mut self.json, info.as_ref(), text, parsers)
                 .map_err(|e| e.with_column(column.clone()))?;
-            if flags.bigint && !self.bigint_columns.contains(column) {
+            let plan = &mut self.plans[plan];
+            if flags.bigint && !plan.bigint {
+                plan.bigint = true;
                 self.bigint_columns.insert(column.clone());
             }
-            if flags.non_finite && !self.float_columns.contains(column) {
+            if flags.non_finite && !plan.non_finite {
+                plan.non_finite = true;
                 self.float_columns.insert(column.clone());
             }
         }
@@ -128,6 +134,8 @@ impl BulkRows {
             column: column.clone(),
             prefix,
             info: schema.column(column).cloned(),
+            bigint: false,
+            non_finite: false,
         });
         self.plans.len() - 1
     }
