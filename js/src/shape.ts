@@ -161,7 +161,14 @@ export class Shape<T extends Row = Row> {
         return false // read (and its error surfaced) the usual way
       }
     }
-    this.#rows = parts.length === 1 ? parts[0] : ([] as T[]).concat(...parts)
+    let rows = parts[0]
+    if (parts.length > 1) {
+      // (not `concat(...parts)`: a sync in thousands of small chunks would pass as many arguments)
+      rows = new Array<T>(parts.reduce((n, part) => n + part.length, 0))
+      let i = 0
+      for (const part of parts) for (const row of part) rows[i++] = row
+    }
+    this.#rows = rows
     this.#keys = keys
     driver.setWantKeys(true)
     return true
