@@ -283,3 +283,38 @@ fn mostly_declined_bodies_read_as_serde_reads_them() {
         }
     }
 }
+
+/// A data error inside element `i` (a field of the wrong type) names element `i`, in both
+/// readers, whole or in pieces, whether the scanner or serde finds it.
+#[test]
+fn a_data_error_names_its_element() {
+    let good = r#"{"key":"k","value":{"id":"1"},"headers":{"operation":"insert"}}"#;
+    let bad = [
+        r#"{"key":"k","value":{"id":"1"},"headers":{"operation":"insert","lsn":"x"}}"#,
+        r#"{"key":"k","value":{"id":"1"},"headers":{"operation":"insert","txids":{"a":1}}}"#,
+        r#"{"key":7,"value":{"id":"1"},"headers":{"operation":"insert"}}"#,
+        r#"{"key":"k","value":{"id":"1"},"headers":{"operation":"upsert"}}"#,
+    ];
+    for b in bad {
+        for at in [0usize, 1, 5, 40] {
+            let elements: Vec<&str> = (0..at).map(|_| good).chain([b, good]).collect();
+            let body = format!("[{}]", elements.join(","));
+            assert_eq!(
+                outcome(parse_body_serde(body.as_bytes())),
+                Outcome::Malformed(at),
+                "serde, {b} at {at}"
+            );
+            assert_eq!(
+                outcome(parse_body(body.as_bytes())),
+                Outcome::Malformed(at),
+                "scanner, {b} at {at}"
+            );
+            let cuts: Vec<usize> = (1..body.len()).step_by(7).collect();
+            assert_eq!(
+                outcome(pieces(body.as_bytes(), &cuts)),
+                Outcome::Malformed(at),
+                "pieces, {b} at {at}"
+            );
+        }
+    }
+}

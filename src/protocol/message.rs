@@ -230,9 +230,11 @@ pub(crate) fn parse_body_into(body: &[u8], first: usize, out: &mut Vec<Message>)
     // Each element becomes a `Message` as soon as it is read (no array of raw messages), and
     // the first malformed one stops the read.
     let mut failed = None;
+    let mut at = first;
     let mut de = serde_json::Deserializer::from_slice(body);
     let visitor = Messages {
         failed: &mut failed,
+        at: &mut at,
         first,
         out,
     };
@@ -240,7 +242,11 @@ pub(crate) fn parse_body_into(body: &[u8], first: usize, out: &mut Vec<Message>)
     if let Some(e) = failed {
         return Err(e);
     }
-    read.map_err(json_error)?;
+    // A data error (a field of the wrong type, ...) is in the element being read.
+    read.map_err(|e| match json_error(e) {
+        MessageError::Malformed { reason, .. } => MessageError::Malformed { index: at, reason },
+        other => other,
+    })?;
     de.end().map_err(json_error)
 }
 
@@ -268,6 +274,8 @@ fn json_error(e: serde_json::Error) -> MessageError {
 /// The array of a response body, read element by element into messages.
 struct Messages<'f> {
     failed: &'f mut Option<MessageError>,
+    /// The index of the element being read.
+    at: &'f mut usize,
     first: usize,
     out: &'f mut Vec<Message>,
 }
@@ -281,6 +289,7 @@ impl<'de> serde::de::Visitor<'de> for Messages<'_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = self.first;
+        *self.at = index;
         while let Some(raw) = seq.next_element::<RawMessage<'de>>()? {
             match raw.into_message(index) {
                 Ok(Some(m)) => self.out.push(m),
@@ -291,6 +300,7 @@ impl<'de> serde::de::Visitor<'de> for Messages<'_> {
                 }
             }
             index += 1;
+            *self.at = index;
         }
         Ok(())
     }
