@@ -16,6 +16,8 @@
 
 mod element;
 
+pub(crate) use element::is_json_value;
+
 use super::message::{self, Message, MessageError};
 use super::row::Column;
 

@@ -39,6 +39,30 @@ pub(super) fn read(
     Some((message?.into_message(index), c.i))
 }
 
+/// True when `text` is one JSON value (whitespace around it allowed) as far as this scanner can
+/// tell; `false` means "not known" (invalid, or beyond what it follows, e.g. nesting deeper than
+/// it steps or a number at the very end): the caller asks serde. Never true where serde would
+/// reject the text.
+pub(crate) fn is_json_value(text: &str) -> bool {
+    let mut c = Cursor {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+        relation: None,
+    };
+    let ws = |c: &mut Cursor<'_>| {
+        while matches!(c.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            c.i += 1;
+        }
+    };
+    ws(&mut c);
+    if c.skip(SKIP_DEPTH).is_none() {
+        return false;
+    }
+    ws(&mut c);
+    c.i == c.b.len()
+}
+
 /// What `RawMessage::into_message` gives.
 pub(super) type MessageResult = Result<Option<Message>, MessageError>;
 

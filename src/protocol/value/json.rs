@@ -74,10 +74,14 @@ pub fn write_json_value(
                 return Ok(flags);
             }
             Kind::Json => {
-                serde_json::from_str::<IgnoredAny>(s).map_err(|e| ValueError::BadJson {
-                    column: None,
-                    reason: e.to_string(),
-                })?;
+                // The body scanner's validator first (most documents); serde for the rest and
+                // for the error.
+                if !crate::protocol::body::is_json_value(s) {
+                    serde_json::from_str::<IgnoredAny>(s).map_err(|e| ValueError::BadJson {
+                        column: None,
+                        reason: e.to_string(),
+                    })?;
+                }
                 out.push_str(s);
                 return Ok(flags);
             }
@@ -232,6 +236,34 @@ fn may_need_escape(w: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scanner's JSON validator never vouches for text serde rejects, and vouches for the
+    /// common documents.
+    #[test]
+    fn fast_json_validation_never_accepts_what_serde_rejects() {
+        let cases = [
+            "{}", "[]", " {} ", "{\"n\": 1, \"ok\": false, \"tag\": \"t1\"}", "[1,2,{\"b\":null}]",
+            "{\"a\":[1.5e3,-0.25,true,\"x\\u00e9\\n\"]}", "\"s\"", "1", "-1", "null", "true",
+            "01", "1.", "-", "1e", "1e+", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "\"\\x\"",
+            "\"\u{1}\"", "tru", "nul", "[", "{", "]", "", " ", "{} {}", "[1] x", "\"\\ud800\"",
+            "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":{\"k\":{\"l\":{\"m\":{\"n\":{\"o\":{\"p\":{\"q\":1}}}}}}}}}}}}}}}}}",
+            "[-01]", "[1.e5]", "[.5]", "[+1]", "[1E5]", "[0.0e-0]", "{\"\":\"\"}", "[\"\\/\"]",
+        ];
+        for text in cases {
+            let serde_ok = serde_json::from_str::<IgnoredAny>(text).is_ok();
+            if crate::protocol::body::is_json_value(text) {
+                assert!(serde_ok, "vouched for {text:?}, which serde rejects");
+            }
+        }
+        for text in [
+            "{}",
+            "[1,2]",
+            "{\"n\": 1, \"ok\": false, \"tag\": \"t1\"}",
+            "\"s\"",
+        ] {
+            assert!(crate::protocol::body::is_json_value(text), "{text:?}");
+        }
+    }
 
     /// `write_json_str` (eight bytes at a time) writes what `serde_json` writes for every
     /// string: quotes, backslashes and control characters at every offset, next to multi-byte
