@@ -71,8 +71,17 @@ export interface PersisterStats {
   estimate: { usage?: number; quota?: number } | undefined
 }
 
+/**
+ * A store of many rows is restored in two parts: the first pages (at least this many rows) are
+ * delivered at once, so a `Shape` subscriber shows rows while the rest is read (Rust reads small
+ * stores in one go; see `PARTS_MIN_FACTOR` in src/web/persist/binding.rs).
+ */
+const HEAD_ROWS = 1000
+
 interface CoreInfo {
   restored: boolean
+  /** Only the first pages were read: `restoreRest()` reads the others. */
+  partial?: boolean
   rows: number
   offset?: string
   handle?: string
@@ -81,7 +90,8 @@ interface CoreInfo {
 
 interface PersisterCore {
   readonly storeId: string
-  restore(kind: string, custom: unknown): Promise<CoreInfo>
+  restore(kind: string, custom: unknown, headRows: number): Promise<CoreInfo>
+  restoreRest(): Promise<CoreInfo>
   resetCheckpointer(): void
   checkpoint(): Promise<boolean>
   clear(): Promise<void>
@@ -107,6 +117,10 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   #core: PersisterCore
   #observers = new Set<StreamObserver>()
   #restored = false
+  /** Between the first pages of a restore in parts and the rest. */
+  #restoring = false
+  /** Lets the stream start (it waits while the stored rows are read into its driver). */
+  #releaseStart: () => void
   #initialized = false
   #disabled = false
   #closed = false
@@ -129,6 +143,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     const namespace = options.namespace ?? `default`
     this.#core = new core.PersisterCore(stream._driver as never, namespace) as PersisterCore
     this.#storage = options.storage ?? `indexeddb`
+    this.#releaseStart = stream._hold()
     this.ready = this.#init(this.#storage)
   }
 
@@ -156,13 +171,23 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
         }
       }
       const [kind, custom] = this.#leader || storage !== `opfs` ? await this.#backend(storage) : [`memory`, undefined]
-      const info = await this.#core.restore(kind, custom)
+      let info = await this.#core.restore(kind, custom, HEAD_ROWS)
       if (!this.#leader) void this.#waitForLeadership(lockName, storage)
+      if (info.restored && info.partial) {
+        // A big store: its first rows are shown (`stale`) while the other pages are read.
+        this.#restoring = true
+        this.#tell({ type: `batch`, received: 0, bytes: 0, upToDate: false, committed: true, changed: true, restoring: true })
+        try {
+          info = await this.#core.restoreRest()
+        } finally {
+          this.#restoring = false
+        }
+        // Unusable after all (a page gone or corrupt): the driver dropped the first rows.
+        if (!info.restored) this.#tell({ type: `batch`, received: 0, bytes: 0, upToDate: false, committed: true, changed: true, reset: true })
+      }
       if (info.restored) {
         this.#restored = true
-        const note: Note = { type: `batch`, received: 0, bytes: 0, upToDate: true, committed: true, changed: true }
-        for (const o of this.#observers) o.onNote(note)
-        for (const o of this.#observers) o.onFlush()
+        this.#tell({ type: `batch`, received: 0, bytes: 0, upToDate: true, committed: true, changed: true })
       }
     } catch (e) {
       this.#disabled = true
@@ -170,7 +195,14 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     } finally {
       this.#initialized = true
       this.#unobserve = this.stream._observe({ onNote: (n) => this.#onNote(n), onFlush: () => this.#onFlush() })
+      this.#releaseStart()
     }
+  }
+
+  /** One note to every observer, then a flush. */
+  #tell(note: Note): void {
+    for (const o of this.#observers) o.onNote(note)
+    for (const o of this.#observers) o.onFlush()
   }
 
   /** Take the lock if nobody holds it; held until `close()` or the page goes. */
@@ -203,7 +235,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     try {
       if (storage === `opfs`) {
         const [kind, custom] = await this.#backend(storage)
-        await this.#core.restore(kind, custom) // opens the file; the running stream keeps its rows
+        await this.#core.restore(kind, custom, 0) // opens the file; the running stream keeps its rows
       }
       this.#core.resetCheckpointer()
       this.#leader = true
@@ -291,7 +323,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     this.#disabled = true
     try {
       const [kind, custom] = await this.#backend(this.#storage)
-      await this.#core.restore(kind, custom) // the running stream keeps its rows
+      await this.#core.restore(kind, custom, 0) // the running stream keeps its rows
       this.#core.resetCheckpointer()
       this.#disabled = this.#closed
       this.#schedule()
@@ -415,7 +447,7 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
   /** `stale` while the rows shown are the stored ones and no up-to-date came since the restore. */
   get status(): Status {
     const s = this.stream.status
-    return this.#restored && s !== `closed` && s !== `error` ? `stale` : s
+    return (this.#restored || this.#restoring) && s !== `closed` && s !== `error` ? `stale` : s
   }
   get lastOffset(): string {
     return this.stream.lastOffset

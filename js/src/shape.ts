@@ -52,6 +52,8 @@ export class Shape<T extends Row = Row> {
   #early: Early<T> | undefined | null
   #notified = false
   #pending = false
+  /** The pending change is the first part of a restore: subscribers see it, waiters do not. */
+  #restoring = false
   #error: EddyError | false = false
 
   constructor(stream: ShapeStream<T> | ShapeStreamPersister<T>) {
@@ -257,6 +259,7 @@ export class Shape<T extends Row = Row> {
         }
       }
       if (note.changed || note.reset || !this.#notified) this.#pending = true
+      this.#restoring = note.restoring === true
     } else if (note.type === `up-to-date`) {
       this.#error = false
       if (!this.#notified) this.#pending = true
@@ -267,13 +270,17 @@ export class Shape<T extends Row = Row> {
   }
 
   #onFlush(): void {
-    if (!this.#pending || !this.stream.isUpToDate) return
+    // The first rows of a restore in parts go to subscribers (status `stale`); `rows` waits
+    // for all of them.
+    const restoring = this.#restoring
+    this.#restoring = false
+    if (!this.#pending || !(this.stream.isUpToDate || restoring)) return
     this.#pending = false
-    this.#notified = true
+    if (!restoring) this.#notified = true
     // Rows become JS objects only for someone who wants them (a waiter or a subscriber).
-    if (this.#waiters.length === 0 && this.#subscribers.size === 0) return
+    if (this.#subscribers.size === 0 && (restoring || this.#waiters.length === 0)) return
     const rows = this.currentRows
-    for (const w of this.#waiters.splice(0)) w.resolve(rows)
+    if (!restoring) for (const w of this.#waiters.splice(0)) w.resolve(rows)
     if (this.#subscribers.size === 0) return
     const change = { value: this.currentValue, rows }
     for (const cb of [...this.#subscribers.values()]) {

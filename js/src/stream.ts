@@ -116,6 +116,8 @@ export class ShapeStream<T extends Row = Row> {
   #error: EddyError | false = false
   #status: Status = `connecting`
   #started = false
+  #holds = 0
+  #startWanted = false
   #closed = false
   #lastSyncedAt: number | undefined
   #progress = { rows: 0, batches: 0, bytes: 0 }
@@ -271,8 +273,26 @@ export class ShapeStream<T extends Row = Row> {
     this.#driver.forceRefresh()
   }
 
+  /**
+   * @internal The persister's hold: the stream does not start (it remembers that it should)
+   * until every hold is released. Returns the release function (idempotent).
+   */
+  _hold(): () => void {
+    this.#holds++
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      if (--this.#holds === 0 && this.#startWanted) this.#start()
+    }
+  }
+
   #start(): void {
     if (this.#started || this.#closed) return
+    if (this.#holds > 0) {
+      this.#startWanted = true
+      return
+    }
     this.#started = true
     this.#applyHeaders()
     this.#applyParams()

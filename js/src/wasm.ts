@@ -85,6 +85,8 @@ export type Note =
       committed?: boolean
       changed?: boolean
       reset?: boolean
+      /** Stored rows read so far by a restore in parts (the rest follows; not up to date). */
+      restoring?: boolean
       inserted?: string[]
       updated?: string[]
       deleted?: string[]

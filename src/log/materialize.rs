@@ -112,12 +112,19 @@ impl Materializer {
     /// [`Materializer::snapshot`] or [`super::compact`] loaded from storage).
     pub fn from_snapshot(options: MaterializerOptions, snapshot: Vec<ChangeMessage>) -> Self {
         let mut m = Materializer::with_options(options);
-        let mut t = Tracker::disabled();
-        m.committed.reserve(snapshot.len());
-        for c in snapshot {
-            m.committed.apply(c, options.mode, &mut t);
-        }
+        m.extend_snapshot(snapshot);
         m
+    }
+
+    /// Commit more stored rows (as inserts, untracked) into a materializer made by
+    /// [`Materializer::from_snapshot`] that has not ingested anything since: a restore read
+    /// in parts.
+    pub fn extend_snapshot(&mut self, rows: Vec<ChangeMessage>) {
+        let mut t = Tracker::disabled();
+        self.committed.reserve(rows.len());
+        for c in rows {
+            self.committed.apply(c, self.options.mode, &mut t);
+        }
     }
 
     /// The options this materializer applies.

@@ -32,5 +32,5 @@ pub use codec::{checksum64, fnv1a64};
 pub use conformance::{conformance, ConformanceError};
 pub use error::PersistError;
 pub use meta::{definition_hash, Meta, PageMeta, Position};
-pub use restore::{assemble, open_meta, restore, Discard, MetaOutcome, Restored, RestoredShape};
+pub use restore::{assemble, open_meta, restore, Assembler, Discard, MetaOutcome, Restored, RestoredShape};
 pub use storage::{Commit, MemoryStorage, PageId, Storage, StorageError};

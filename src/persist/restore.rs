@@ -9,10 +9,10 @@
 
 use super::checkpoint::{CheckpointPolicy, Checkpointer};
 use super::error::PersistError;
-use super::meta::{definition_hash, Meta, Position, META_FORMAT};
+use super::meta::{definition_hash, Meta, PageMeta, Position, META_FORMAT};
 use super::page::decode_page;
 use super::storage::{PageId, Storage, StorageError};
-use crate::protocol::{ChangeMessage, ShapeDefinition};
+use crate::protocol::{ChangeMessage, Key, ShapeDefinition};
 
 /// Why a stored state is not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,68 +98,161 @@ pub fn assemble(
     pages: &[Vec<u8>],
     policy: CheckpointPolicy,
 ) -> Result<RestoredShape, Discard> {
-    assemble_inner(meta, meta_bytes, pages, policy).map_err(Discard::Corrupt)
-}
-
-fn assemble_inner(
-    meta: Meta,
-    meta_bytes: u64,
-    pages: &[Vec<u8>],
-    policy: CheckpointPolicy,
-) -> Result<RestoredShape, PersistError> {
-    let corrupt = |r: String| PersistError::corrupt("store", &r);
-    if pages.len() != meta.pages.len() {
-        return Err(corrupt(format!(
-            "{} pages for {} in meta",
-            pages.len(),
-            meta.pages.len()
+    let mut a = Assembler::new(meta, meta_bytes, policy)?;
+    if pages.len() != a.meta.pages.len() {
+        return Err(Discard::Corrupt(PersistError::corrupt(
+            "store",
+            &format!("{} pages for {} in meta", pages.len(), a.meta.pages.len()),
         )));
     }
-    let position = meta.position()?.ok_or_else(|| corrupt("no position".into()))?;
-    // Page ids ascend and stay below next_page_id, or a new page could replace a live one.
-    let mut prev = None;
-    for p in &meta.pages {
-        if prev.is_some_and(|q| q >= p.id) || p.id >= meta.next_page_id {
-            return Err(corrupt(format!("page id {} out of order", p.id)));
-        }
-        prev = Some(p.id);
-    }
-    let mut rows = Vec::with_capacity(meta.row_count.min(1 << 24) as usize);
-    let mut primed = Vec::with_capacity(pages.len());
-    for (pm, bytes) in meta.pages.iter().zip(pages) {
-        let page = decode_page(bytes, pm.id)?;
-        let recs = &page.records;
-        if recs.len() as u64 != pm.records || bytes.len() as u64 != pm.bytes {
-            return Err(corrupt(format!("page {} disagrees with the meta", pm.id)));
-        }
-        let (mut live, mut dead, mut n) = (0u64, 0u64, 0u64);
-        let mut keys = Vec::with_capacity(recs.len());
-        for (i, r) in recs.iter().enumerate() {
-            let key = r.owned_key();
-            if pm.is_dead(i as u32) {
-                dead += r.size as u64;
-            } else {
-                live += r.size as u64;
-                n += 1;
-                rows.push(page.message_for(r, key.clone())?);
-            }
-            keys.push((key, r.size as u32));
-        }
-        if (live, dead, n) != (pm.live, pm.dead, pm.rows) {
-            return Err(corrupt(format!("page {} byte counts disagree", pm.id)));
-        }
-        primed.push((pm.clone(), keys));
-    }
-    if rows.len() as u64 != meta.row_count {
-        return Err(corrupt("row count disagrees".into()));
-    }
-    let checkpointer = Checkpointer::primed(&meta, meta_bytes, position.clone(), primed, policy)
-        .map_err(|key| corrupt(format!("key {key} is live twice")))?;
+    let rows = a.add_pages(pages)?;
+    let (position, checkpointer) = a.finish()?;
     Ok(RestoredShape {
         rows,
         position,
         checkpointer,
     })
+}
+
+/// Step 2 in parts, for a restore that shows its first rows before the last page is read:
+/// the pages of [`Meta::pages`] are added in order, a few at a time, each checked against the
+/// meta as it comes ([`Assembler::add_pages`] returns its live rows, which are final: a page's
+/// live records are exactly the stored rows of their keys); [`Assembler::finish`] checks the
+/// totals and primes the checkpointer. Any error means the whole store is discarded,
+/// including rows already handed out.
+#[derive(Debug)]
+pub struct Assembler {
+    meta: Meta,
+    meta_bytes: u64,
+    policy: CheckpointPolicy,
+    position: Position,
+    /// Pages added so far (a prefix of `meta.pages`).
+    next: usize,
+    rows: u64,
+    primed: Vec<(PageMeta, Vec<(Key, u32)>)>,
+}
+
+impl Assembler {
+    /// Check the meta's position and page ids.
+    pub fn new(meta: Meta, meta_bytes: u64, policy: CheckpointPolicy) -> Result<Self, Discard> {
+        let corrupt = |r: &str| Discard::Corrupt(PersistError::corrupt("store", r));
+        let position = meta
+            .position()
+            .map_err(Discard::Corrupt)?
+            .ok_or_else(|| corrupt("no position"))?;
+        // Page ids ascend and stay below next_page_id, or a new page could replace a live one.
+        let mut prev = None;
+        for p in &meta.pages {
+            if prev.is_some_and(|q| q >= p.id) || p.id >= meta.next_page_id {
+                return Err(corrupt(&format!("page id {} out of order", p.id)));
+            }
+            prev = Some(p.id);
+        }
+        let primed = Vec::with_capacity(meta.pages.len());
+        Ok(Assembler {
+            meta,
+            meta_bytes,
+            policy,
+            position,
+            next: 0,
+            rows: 0,
+            primed,
+        })
+    }
+
+    /// Where the stored rows resume from.
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    /// Live rows in the whole store, as the meta counts them.
+    pub fn row_count(&self) -> u64 {
+        self.meta.row_count
+    }
+
+    /// The ids of the pages not added yet, in the order to add them.
+    pub fn remaining(&self) -> Vec<PageId> {
+        self.meta.pages[self.next..].iter().map(|p| p.id).collect()
+    }
+
+    /// How many of the remaining pages hold at least `rows` live rows (all of them when
+    /// they hold fewer; at least one when any remain).
+    pub fn pages_for(&self, rows: u64) -> usize {
+        let mut n = 0u64;
+        let rest = &self.meta.pages[self.next..];
+        for (i, p) in rest.iter().enumerate() {
+            n += p.rows;
+            if n >= rows {
+                return i + 1;
+            }
+        }
+        rest.len()
+    }
+
+    /// Decode the next `pages.len()` pages (in meta order) and return their live rows as
+    /// inserts.
+    pub fn add_pages(&mut self, pages: &[Vec<u8>]) -> Result<Vec<ChangeMessage>, Discard> {
+        self.add_inner(pages).map_err(Discard::Corrupt)
+    }
+
+    fn add_inner(&mut self, pages: &[Vec<u8>]) -> Result<Vec<ChangeMessage>, PersistError> {
+        let corrupt = |r: String| PersistError::corrupt("store", &r);
+        let metas = self.meta.pages.get(self.next..self.next + pages.len()).ok_or_else(|| {
+            corrupt(format!("{} more pages than the meta lists", pages.len()))
+        })?;
+        let mut rows = Vec::with_capacity(metas.iter().map(|p| p.rows).sum::<u64>().min(1 << 24) as usize);
+        for (pm, bytes) in metas.iter().zip(pages) {
+            let page = decode_page(bytes, pm.id)?;
+            let recs = &page.records;
+            if recs.len() as u64 != pm.records || bytes.len() as u64 != pm.bytes {
+                return Err(corrupt(format!("page {} disagrees with the meta", pm.id)));
+            }
+            let (mut live, mut dead, mut n) = (0u64, 0u64, 0u64);
+            let mut keys = Vec::with_capacity(recs.len());
+            for (i, r) in recs.iter().enumerate() {
+                let key = r.owned_key();
+                if pm.is_dead(i as u32) {
+                    dead += r.size as u64;
+                } else {
+                    live += r.size as u64;
+                    n += 1;
+                    rows.push(page.message_for(r, key.clone())?);
+                }
+                keys.push((key, r.size as u32));
+            }
+            if (live, dead, n) != (pm.live, pm.dead, pm.rows) {
+                return Err(corrupt(format!("page {} byte counts disagree", pm.id)));
+            }
+            self.primed.push((pm.clone(), keys));
+        }
+        self.next += pages.len();
+        self.rows += rows.len() as u64;
+        Ok(rows)
+    }
+
+    /// Every page added: check the totals and prime a checkpointer with the stored page map.
+    pub fn finish(self) -> Result<(Position, Checkpointer), Discard> {
+        let corrupt = |r: String| Discard::Corrupt(PersistError::corrupt("store", &r));
+        if self.next != self.meta.pages.len() {
+            return Err(corrupt(format!(
+                "{} pages for {} in meta",
+                self.next,
+                self.meta.pages.len()
+            )));
+        }
+        if self.rows != self.meta.row_count {
+            return Err(corrupt("row count disagrees".into()));
+        }
+        let checkpointer = Checkpointer::primed(
+            &self.meta,
+            self.meta_bytes,
+            self.position.clone(),
+            self.primed,
+            self.policy,
+        )
+        .map_err(|key| corrupt(format!("key {key} is live twice")))?;
+        Ok((self.position, checkpointer))
+    }
 }
 
 /// Load and check everything from `storage` (one `load_meta`, one `load_pages`). A page the
@@ -251,6 +344,32 @@ mod tests {
             f(&mut m, &mut p);
             assert!(matches!(outcome(m, &p), Err(Discard::Corrupt(_))), "case {i}");
         }
+    }
+
+    #[test]
+    fn assembling_page_by_page_gives_the_rows_of_assembling_at_once() {
+        let (meta, pages) = stored();
+        let whole = assemble(meta.clone(), 0, &pages, CheckpointPolicy::default()).unwrap();
+        let mut a = Assembler::new(meta.clone(), 0, CheckpointPolicy::default()).unwrap();
+        assert_eq!(a.row_count(), 6);
+        assert_eq!(a.pages_for(0), 1);
+        assert_eq!(a.pages_for(u64::MAX), pages.len());
+        let head = a.pages_for(1);
+        let mut rows = a.add_pages(&pages[..head]).unwrap();
+        assert!(!rows.is_empty());
+        assert_eq!(a.remaining(), meta.pages[head..].iter().map(|p| p.id).collect::<Vec<_>>());
+        // Finishing early is a corrupt store, never a short one.
+        let early = Assembler::new(meta.clone(), 0, CheckpointPolicy::default()).unwrap();
+        assert!(matches!(early.finish(), Err(Discard::Corrupt(_))));
+        rows.extend(a.add_pages(&pages[head..]).unwrap());
+        assert!(a.remaining().is_empty());
+        assert!(a.add_pages(&pages[..1]).is_err(), "more pages than the meta lists");
+        let mut b = Assembler::new(meta, 0, CheckpointPolicy::default()).unwrap();
+        b.add_pages(&pages).unwrap();
+        let (position, _) = b.finish().unwrap();
+        assert_eq!(position, whole.position);
+        let keys = |r: &[ChangeMessage]| r.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&rows), keys(&whole.rows));
     }
 
     #[test]

@@ -174,7 +174,8 @@ function installHelpers() {
   /** Start stream + persister + shape; resolves once `persister.ready`. */
   window.startPersisted = async ({ server, storage, namespace = 'ns1', url = `${server}/v1/shape` }) => {
     const { ShapeStream, Shape, ShapeStreamPersister, StorageQuotaError, StorageError } = window.eddy
-    window.stream = new ShapeStream({ url, params: { table: 'todos' } })
+    window.streamAbort = new AbortController()
+    window.stream = new ShapeStream({ url, params: { table: 'todos' }, signal: window.streamAbort.signal })
     window.persisterErrors = []
     window.persister = new ShapeStreamPersister(window.stream, { storage, namespace })
     window.persister.addEventListener('error', (e) =>

@@ -113,6 +113,35 @@ impl ShapeStreamDriver {
 }
 
 impl ShapeStreamDriver {
+    /// Add the rest of a restore read in parts (after [`ShapeStreamDriver::persist_restore`]
+    /// with its first pages). Only before `start()`.
+    pub(crate) fn persist_extend(&self, rows: Vec<ChangeMessage>) -> Result<(), RestoreRefused> {
+        let mut core = self.inner.core.borrow_mut();
+        if core.started || core.closed {
+            return Err(RestoreRefused::Started);
+        }
+        core.rows.extend_snapshot(rows);
+        Ok(())
+    }
+
+    /// Forget a restore that turned out unusable halfway (a later page is corrupt or gone):
+    /// no rows, no stored position, the stream starts from scratch. Only before `start()`.
+    pub(crate) fn persist_discard(&self) -> Result<(), RestoreRefused> {
+        let mut core = self.inner.core.borrow_mut();
+        if core.started || core.closed {
+            return Err(RestoreRefused::Started);
+        }
+        let Ok(machine) = ShapeStream::new(core.config.clone(), Box::new(SplitMix64::new(env::seed())))
+        else {
+            return Err(RestoreRefused::Started);
+        };
+        core.machine = machine;
+        let options = *core.rows.options();
+        core.rows = Materializer::with_options(options);
+        core.schema = None;
+        Ok(())
+    }
+
     /// Another handle on the same driver (the persister keeps one).
     pub(crate) fn persist_handle(&self) -> ShapeStreamDriver {
         ShapeStreamDriver {

@@ -20,8 +20,10 @@ use super::{store_id, AnyStorage};
 use crate::log::ChangeSet;
 use crate::persist::checkpoint::{CheckpointPolicy, Checkpointer};
 use crate::persist::meta::Position;
-use crate::persist::restore::{restore, Restored};
-use crate::persist::{MemoryStorage, Storage, StorageError};
+use crate::persist::meta::definition_hash;
+use crate::persist::restore::{open_meta, Assembler, Discard, MetaOutcome};
+use crate::persist::{MemoryStorage, PageId, PersistError, Storage, StorageError};
+use crate::protocol::ChangeMessage;
 use crate::protocol::request::ShapeDefinition;
 use crate::web::driver::persist_hook::TapRef;
 use crate::web::driver::ShapeStreamDriver;
@@ -34,6 +36,8 @@ struct State {
     definition: ShapeDefinition,
     storage: RefCell<Option<Rc<AnyStorage>>>,
     cp: RefCell<Checkpointer>,
+    /// A restore read in parts, between its first pages and the rest.
+    rest: RefCell<Option<Assembler>>,
     busy: Cell<bool>,
 }
 
@@ -49,6 +53,25 @@ impl std::fmt::Debug for PersisterCore {
             .field("store_id", &self.state.store_id)
             .finish_non_exhaustive()
     }
+}
+
+/// A restore is read in two parts (the first `head_rows`, then the rest) only when the store
+/// holds at least this many times `head_rows`: a small store is read at once.
+const PARTS_MIN_FACTOR: u64 = 8;
+
+/// Load pages `ids` and add them to `a`: the outer error is the backend's, the inner one
+/// means the store must not be used (a page reported missing counts as corrupt).
+async fn load_and_add(
+    storage: &AnyStorage,
+    a: &mut Assembler,
+    ids: &[PageId],
+) -> Result<Result<Vec<ChangeMessage>, Discard>, JsValue> {
+    let pages = match storage.load_pages(ids).await {
+        Ok(p) => p,
+        Err(StorageError::Corrupt(r)) => return Ok(Err(Discard::Corrupt(PersistError::corrupt("store", &r)))),
+        Err(e) => return Err(to_js_error(&e)),
+    };
+    Ok(a.add_pages(&pages))
 }
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -72,7 +95,7 @@ impl State {
         })
     }
 
-    async fn restore(self: Rc<Self>, kind: String, custom: JsValue) -> Result<JsValue, JsValue> {
+    async fn restore(self: Rc<Self>, kind: String, custom: JsValue, head_rows: u32) -> Result<JsValue, JsValue> {
         let storage = match kind.as_str() {
             "memory" => AnyStorage::Memory(MemoryStorage::new()),
             "indexeddb" => AnyStorage::Idb(
@@ -89,47 +112,105 @@ impl State {
         };
         let storage = Rc::new(storage);
         *self.storage.borrow_mut() = Some(storage.clone());
-        let found = restore(&*storage, &self.definition, CheckpointPolicy::default())
-            .await
-            .map_err(|e| to_js_error(&e))?;
-        let (reason, loaded) = match found {
-            Restored::Empty => ("empty", None),
-            Restored::Discard(_) => ("discarded", None),
-            Restored::Loaded(r) => ("loaded", Some(r)),
-        };
-        let Some(r) = loaded else {
-            return Ok(obj(&[
+        let not_restored = |reason: &str| {
+            obj(&[
                 ("restored", JsValue::FALSE),
                 ("rows", JsValue::from_f64(0.0)),
                 ("reason", JsValue::from_str(reason)),
-            ]));
+            ])
         };
-        let r = *r;
-        let n = r.rows.len();
+        let meta_bytes = storage.load_meta().await.map_err(|e| to_js_error(&e))?;
+        let meta_len = meta_bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let meta = match open_meta(meta_bytes.as_deref(), definition_hash(&self.definition)) {
+            MetaOutcome::Empty => return Ok(not_restored("empty")),
+            MetaOutcome::Discard(_) => return Ok(not_restored("discarded")),
+            MetaOutcome::Load(m) => *m,
+        };
+        let Ok(mut a) = Assembler::new(meta, meta_len, CheckpointPolicy::default()) else {
+            return Ok(not_restored("discarded"));
+        };
+        let total = a.row_count();
+        let head = u64::from(head_rows);
+        let pages = if head > 0 && total >= head * PARTS_MIN_FACTOR {
+            a.pages_for(head)
+        } else {
+            usize::MAX
+        };
+        let mut ids = a.remaining();
+        ids.truncate(pages);
+        let rows = match load_and_add(&storage, &mut a, &ids).await? {
+            Ok(rows) => rows,
+            Err(_) => return Ok(not_restored("discarded")),
+        };
+        let partial = !a.remaining().is_empty();
         let Position {
             handle,
             offset,
             schema,
-        } = r.position.clone();
+        } = a.position().clone();
+        let (finished, rest) = if partial {
+            (None, Some(a))
+        } else {
+            match a.finish() {
+                Ok((_, cp)) => (Some(cp), None),
+                Err(_) => return Ok(not_restored("discarded")),
+            }
+        };
+        let n = rows.len();
         if self
             .driver
-            .persist_restore(handle.clone(), offset, schema, r.rows)
+            .persist_restore(handle.clone(), offset, schema, rows)
             .is_err()
         {
             // The stream was already running: keep its state and rewrite the store from it.
-            return Ok(obj(&[
-                ("restored", JsValue::FALSE),
-                ("rows", JsValue::from_f64(0.0)),
-                ("reason", JsValue::from_str("started")),
-            ]));
+            return Ok(not_restored("started"));
         }
-        *self.cp.borrow_mut() = r.checkpointer;
+        if let Some(cp) = finished {
+            *self.cp.borrow_mut() = cp;
+        }
+        *self.rest.borrow_mut() = rest;
+        Ok(obj(&[
+            ("restored", JsValue::TRUE),
+            ("partial", JsValue::from_bool(partial)),
+            ("rows", JsValue::from_f64(n as f64)),
+            ("total", JsValue::from_f64(total as f64)),
+            ("offset", JsValue::from_str(&offset.to_string())),
+            ("handle", JsValue::from_str(&handle)),
+            ("reason", JsValue::from_str("loaded")),
+        ]))
+    }
+
+    /// The pages a partial restore left: into the driver, or (a page gone or corrupt) the
+    /// restore is undone and the stream starts from scratch.
+    async fn restore_rest(self: Rc<Self>) -> Result<JsValue, JsValue> {
+        let Some(mut a) = self.rest.borrow_mut().take() else {
+            return Ok(obj(&[("restored", JsValue::FALSE), ("reason", JsValue::from_str("none"))]));
+        };
+        let storage = self.storage()?;
+        let ids = a.remaining();
+        let loaded = match load_and_add(&storage, &mut a, &ids).await {
+            Ok(Ok(rows)) => a.finish().map(|(_, cp)| (rows, cp)),
+            Ok(Err(d)) => Err(d),
+            Err(e) => {
+                let _ = self.driver.persist_discard();
+                return Err(e);
+            }
+        };
+        let Ok((rows, cp)) = loaded else {
+            let _ = self.driver.persist_discard();
+            return Ok(obj(&[("restored", JsValue::FALSE), ("reason", JsValue::from_str("discarded"))]));
+        };
+        let n = rows.len();
+        if self.driver.persist_extend(rows).is_err() {
+            // Cannot happen (the facade holds the stream until the restore ends); if it does,
+            // the running stream's rows are the truth and the next checkpoint rewrites the store.
+            return Ok(obj(&[("restored", JsValue::FALSE), ("reason", JsValue::from_str("started"))]));
+        }
+        *self.cp.borrow_mut() = cp;
         Ok(obj(&[
             ("restored", JsValue::TRUE),
             ("rows", JsValue::from_f64(n as f64)),
-            ("offset", JsValue::from_str(&offset.to_string())),
-            ("handle", JsValue::from_str(&handle)),
-            ("reason", JsValue::from_str(reason)),
+            ("reason", JsValue::from_str("loaded")),
         ]))
     }
 
@@ -244,6 +325,7 @@ impl PersisterCore {
             cp: RefCell::new(Checkpointer::new(&definition, CheckpointPolicy::default())),
             definition,
             storage: RefCell::new(None),
+            rest: RefCell::new(None),
             busy: Cell::new(false),
         };
         PersisterCore {
@@ -258,10 +340,22 @@ impl PersisterCore {
     }
 
     /// Open the storage (`"memory"`, `"indexeddb"`, or `"js"` with `custom`) and load what it
-    /// holds into the driver. Resolves with `{restored, rows, offset?, handle?, reason}`.
-    pub fn restore(&self, kind: String, custom: JsValue) -> Promise {
+    /// holds into the driver. Resolves with `{restored, partial?, rows, total?, offset?, handle?,
+    /// reason}`. With `head_rows > 0` and a store of many more rows, only the first pages (at
+    /// least `head_rows` rows) are loaded and `partial` is true: call `restoreRest` next, before
+    /// the stream starts.
+    pub fn restore(&self, kind: String, custom: JsValue, head_rows: u32) -> Promise {
         let s = self.state.clone();
-        future_to_promise(s.restore(kind, custom))
+        future_to_promise(s.restore(kind, custom, head_rows))
+    }
+
+    /// The rest of a partial restore. Resolves with `{restored, rows, reason}`; `restored:
+    /// false` means the store turned out unusable and the rows of the first part are gone
+    /// from the driver (the stream will sync from scratch).
+    #[wasm_bindgen(js_name = restoreRest)]
+    pub fn restore_rest(&self) -> Promise {
+        let s = self.state.clone();
+        future_to_promise(s.restore_rest())
     }
 
     /// Write what changed since the last successful checkpoint, if the driver is at a clean
