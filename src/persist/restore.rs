@@ -197,9 +197,11 @@ impl Assembler {
 
     fn add_inner(&mut self, pages: &[Vec<u8>]) -> Result<Vec<ChangeMessage>, PersistError> {
         let corrupt = |r: String| PersistError::corrupt("store", &r);
-        let metas = self.meta.pages.get(self.next..self.next + pages.len()).ok_or_else(|| {
-            corrupt(format!("{} more pages than the meta lists", pages.len()))
-        })?;
+        let metas = self
+            .meta
+            .pages
+            .get(self.next..self.next + pages.len())
+            .ok_or_else(|| corrupt(format!("{} more pages than the meta lists", pages.len())))?;
         let mut rows = Vec::with_capacity(metas.iter().map(|p| p.rows).sum::<u64>().min(1 << 24) as usize);
         for (pm, bytes) in metas.iter().zip(pages) {
             let page = decode_page(bytes, pm.id)?;
@@ -357,13 +359,19 @@ mod tests {
         let head = a.pages_for(1);
         let mut rows = a.add_pages(&pages[..head]).unwrap();
         assert!(!rows.is_empty());
-        assert_eq!(a.remaining(), meta.pages[head..].iter().map(|p| p.id).collect::<Vec<_>>());
+        assert_eq!(
+            a.remaining(),
+            meta.pages[head..].iter().map(|p| p.id).collect::<Vec<_>>()
+        );
         // Finishing early is a corrupt store, never a short one.
         let early = Assembler::new(meta.clone(), 0, CheckpointPolicy::default()).unwrap();
         assert!(matches!(early.finish(), Err(Discard::Corrupt(_))));
         rows.extend(a.add_pages(&pages[head..]).unwrap());
         assert!(a.remaining().is_empty());
-        assert!(a.add_pages(&pages[..1]).is_err(), "more pages than the meta lists");
+        assert!(
+            a.add_pages(&pages[..1]).is_err(),
+            "more pages than the meta lists"
+        );
         let mut b = Assembler::new(meta, 0, CheckpointPolicy::default()).unwrap();
         b.add_pages(&pages).unwrap();
         let (position, _) = b.finish().unwrap();

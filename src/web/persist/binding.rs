@@ -19,12 +19,12 @@ use super::js_storage::JsStorage;
 use super::{store_id, AnyStorage};
 use crate::log::ChangeSet;
 use crate::persist::checkpoint::{CheckpointPolicy, Checkpointer};
-use crate::persist::meta::Position;
 use crate::persist::meta::definition_hash;
+use crate::persist::meta::Position;
 use crate::persist::restore::{open_meta, Assembler, Discard, MetaOutcome};
 use crate::persist::{MemoryStorage, PageId, PersistError, Storage, StorageError};
-use crate::protocol::ChangeMessage;
 use crate::protocol::request::ShapeDefinition;
+use crate::protocol::ChangeMessage;
 use crate::web::driver::persist_hook::TapRef;
 use crate::web::driver::ShapeStreamDriver;
 use crate::web::error::{set, to_js_error};
@@ -68,7 +68,9 @@ async fn load_and_add(
 ) -> Result<Result<Vec<ChangeMessage>, Discard>, JsValue> {
     let pages = match storage.load_pages(ids).await {
         Ok(p) => p,
-        Err(StorageError::Corrupt(r)) => return Ok(Err(Discard::Corrupt(PersistError::corrupt("store", &r)))),
+        Err(StorageError::Corrupt(r)) => {
+            return Ok(Err(Discard::Corrupt(PersistError::corrupt("store", &r))))
+        }
         Err(e) => return Err(to_js_error(&e)),
     };
     Ok(a.add_pages(&pages))
@@ -95,7 +97,12 @@ impl State {
         })
     }
 
-    async fn restore(self: Rc<Self>, kind: String, custom: JsValue, head_rows: u32) -> Result<JsValue, JsValue> {
+    async fn restore(
+        self: Rc<Self>,
+        kind: String,
+        custom: JsValue,
+        head_rows: u32,
+    ) -> Result<JsValue, JsValue> {
         let storage = match kind.as_str() {
             "memory" => AnyStorage::Memory(MemoryStorage::new()),
             "indexeddb" => AnyStorage::Idb(
@@ -184,7 +191,10 @@ impl State {
     /// restore is undone and the stream starts from scratch.
     async fn restore_rest(self: Rc<Self>) -> Result<JsValue, JsValue> {
         let Some(mut a) = self.rest.borrow_mut().take() else {
-            return Ok(obj(&[("restored", JsValue::FALSE), ("reason", JsValue::from_str("none"))]));
+            return Ok(obj(&[
+                ("restored", JsValue::FALSE),
+                ("reason", JsValue::from_str("none")),
+            ]));
         };
         let storage = self.storage()?;
         let ids = a.remaining();
@@ -198,13 +208,19 @@ impl State {
         };
         let Ok((rows, cp)) = loaded else {
             let _ = self.driver.persist_discard();
-            return Ok(obj(&[("restored", JsValue::FALSE), ("reason", JsValue::from_str("discarded"))]));
+            return Ok(obj(&[
+                ("restored", JsValue::FALSE),
+                ("reason", JsValue::from_str("discarded")),
+            ]));
         };
         let n = rows.len();
         if self.driver.persist_extend(rows).is_err() {
             // Cannot happen (the facade holds the stream until the restore ends); if it does,
             // the running stream's rows are the truth and the next checkpoint rewrites the store.
-            return Ok(obj(&[("restored", JsValue::FALSE), ("reason", JsValue::from_str("started"))]));
+            return Ok(obj(&[
+                ("restored", JsValue::FALSE),
+                ("reason", JsValue::from_str("started")),
+            ]));
         }
         *self.cp.borrow_mut() = cp;
         Ok(obj(&[
