@@ -10,6 +10,7 @@ import * as core from '../../pkg/web/eddy.js'
 import type { ShapeStream, StreamObserver } from './stream.js'
 import { EddyError, toEddyError } from './errors.js'
 import { wasmModule, type Note } from './wasm.js'
+import { afterReplay, storedMessages } from './replay.js'
 import type { Message, Row, Status, SyncProgress } from './types.js'
 
 /** A storage failure (`code` EDDY_STORAGE_LOST / _CORRUPT / _BACKEND, EDDY_PERSIST_*). */
@@ -97,6 +98,12 @@ interface PersisterCore {
   clear(): Promise<void>
   stats(): Promise<Omit<PersisterStats, `lastCheckpointAt` | `checkpoints` | `estimate` | `leader` | `leaderCheckpoint`>>
   free(): void
+}
+
+function rethrowLater(e: unknown): void {
+  setTimeout(() => {
+    throw e
+  })
 }
 
 function storageError(e: unknown): StorageError {
@@ -421,12 +428,27 @@ export class ShapeStreamPersister<T extends Row = Row> extends EventTarget {
     return this.stream.onStatus(callback)
   }
 
-  /** Stream messages (restored rows are not replayed as messages; read them from a `Shape`). */
+  /**
+   * Stream messages. A subscriber that joins while restored rows are shown (status `stale`)
+   * first gets them as messages: an insert per stored row, then `up-to-date` (the stored copy is
+   * the log up to a past up-to-date); then the stream's batches from the stored offset on.
+   */
   subscribe(callback: (messages: Message<T>[]) => unknown, onError?: (error: EddyError) => void): () => void {
     let off: (() => void) | undefined
     let cancelled = false
     const go = () => {
-      if (!cancelled) off = this.stream.subscribe(callback, onError)
+      if (cancelled) return
+      let cb = callback
+      if (this.#restored) {
+        try {
+          cb = afterReplay(storedMessages(this.stream), callback, () => cancelled, rethrowLater)
+        } catch (e) {
+          // The rows cannot be read (a parser threw): the subscriber gets the stream's batches only.
+          if (onError) onError(toEddyError(e))
+          else rethrowLater(e)
+        }
+      }
+      off = this.stream.subscribe(cb, onError)
     }
     if (this.#initialized) go()
     else void this.ready.then(go)

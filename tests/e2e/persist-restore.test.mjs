@@ -1,11 +1,13 @@
 // End-to-end: a big store is restored in two parts (issue #5, "offline reload to first rows"):
 // Shape subscribers get the first stored page at once (status `stale`), then every row; `rows`
 // and `persister.ready` wait for all of them, the stream does not start in between, and a later
-// page that turns out missing withdraws the first rows and re-syncs from scratch. Real Chromium
-// (persistent profile, real IndexedDB), real eddy-server behind the recording tap.
+// page that turns out missing withdraws the first rows and re-syncs from scratch. And a message
+// consumer of the persister (no Shape) gets the restored rows as inserts + up-to-date, then the
+// stream from the stored offset. Real Chromium (persistent profile, real IndexedDB), real
+// eddy-server behind the recording tap.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { persistEnv, waitFor, todo, insert, truthIds } from './persist-support.mjs'
+import { persistEnv, waitFor, todo, insert, update, del, truthIds } from './persist-support.mjs'
 
 const T = { timeout: 120_000 }
 const N = 20_000 // several 256 KiB pages, and more than 8 × the first part's 1,000 rows
@@ -123,6 +125,67 @@ test('a later page missing when the rest is read: the first rows are withdrawn, 
     assert.notEqual(r.atReady.status, 'stale', 'the broken store is not shown as restored')
     assert.notEqual(r.notes.at(-1).status, 'stale')
     assert.equal(await b.page.evaluate(() => window.customStore.pages.size >= 3 && window.customStore.meta !== null), true)
+    assert.deepEqual(b.consoleLines.filter((l) => l.startsWith('pageerror')), [])
+  } finally {
+    await env.close()
+  }
+})
+
+test('a message consumer of the persister (no Shape) gets the stored rows as inserts + up-to-date offline, then the stream from the stored offset; it rebuilds the server rows from messages alone', T, async () => {
+  const env = await persistEnv()
+  try {
+    await env.tx(Array.from({ length: 40 }, (_, i) => insert(todo(i + 1))))
+    let b = await env.browser()
+    await b.page.evaluate((a) => window.startPersisted({ ...a, namespace: 'msgs' }), { server: env.server, storage: 'indexeddb' })
+    await waitFor(async () => (await b.page.evaluate(() => window.view())).stored.rows === 40, 20_000, 'rows stored')
+    await b.page.evaluate(() => window.persister.flush())
+    const before = await b.page.evaluate(() => window.view())
+    await b.close()
+
+    env.block()
+    b = await env.browser()
+    const offline = await b.page.evaluate(async ({ server }) => {
+      const { ShapeStream, ShapeStreamPersister } = window.eddy
+      const stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' } })
+      window.persister = new ShapeStreamPersister(stream, { storage: 'indexeddb', namespace: 'msgs' })
+      window.rowsById = new Map()
+      window.batches = []
+      let syncCalled = false
+      window.persister.subscribe((messages) => {
+        syncCalled = true
+        window.batches.push(messages.map((m) => m.headers.operation ?? m.headers.control))
+        for (const m of messages) {
+          const op = m.headers.operation
+          if (!op) continue
+          const id = String(m.value.id)
+          if (op === 'delete') window.rowsById.delete(id)
+          else window.rowsById.set(id, { ...window.rowsById.get(id), ...m.value })
+        }
+      })
+      const calledInside = syncCalled
+      await window.persister.ready
+      await new Promise((r) => setTimeout(r, 50))
+      return { calledInside, status: window.persister.status, batches: window.batches, ids: window.ids([...window.rowsById.values()]) }
+    }, { server: env.server })
+    assert.equal(offline.calledInside, false, 'never called inside subscribe()')
+    assert.equal(offline.status, 'stale')
+    assert.equal(offline.batches.length, 1, JSON.stringify(offline.batches.map((x) => x.length)))
+    assert.equal(offline.batches[0].length, 41)
+    assert.ok(offline.batches[0].slice(0, 40).every((op) => op === 'insert'))
+    assert.equal(offline.batches[0][40], 'up-to-date')
+    assert.deepEqual(offline.ids, before.ids, 'the stored rows, from messages')
+
+    await env.tx([insert(todo(41)), update({ id: 2, title: 'later' }), del({ id: 1 })])
+    const mark = env.tap.log.length
+    env.unblock()
+    const want = await truthIds(env)
+    await waitFor(async () => {
+      const ids = await b.page.evaluate(() => window.ids([...window.rowsById.values()]))
+      return JSON.stringify(ids) === JSON.stringify(want.ids)
+    }, 20_000, 'messages rebuild the server rows')
+    assert.equal(await b.page.evaluate(() => window.rowsById.get('2').title), 'later')
+    const reqs = env.since(mark).filter((e) => e.status === 200)
+    assert.ok(reqs.every((e) => e.query.offset !== '-1'), `no snapshot refetch: ${reqs.map((e) => e.query.offset)}`)
     assert.deepEqual(b.consoleLines.filter((l) => l.startsWith('pageerror')), [])
   } finally {
     await env.close()
