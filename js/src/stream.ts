@@ -2,6 +2,7 @@
 // logic: it normalises options, starts the driver on the first subscriber, fans the driver's
 // notes out to subscribers and maps errors to typed classes.
 
+import { workerFetch } from './worker-fetch.js'
 import { newDriver, type Driver, type Note } from './wasm.js'
 import {
   EddyError,
@@ -78,6 +79,14 @@ export interface ShapeStreamOptions {
   transport?: `auto` | `long-poll` | `sse` | `websocket`
   /** Official alias of `transport: 'sse'`. */
   liveSse?: boolean
+  /** `fetch` for every HTTP request (as in the official client), e.g. to add auth or tracing. */
+  fetchClient?: (input: string, init: RequestInit) => Promise<Response>
+  /**
+   * Receive HTTP response bodies in a dedicated worker (default `true` where workers exist and
+   * no `fetchClient` is given): the page's main thread then spends its time on rows, not on
+   * receiving bytes. Falls back to the global `fetch` by itself where a worker cannot start.
+   */
+  fetchInWorker?: boolean
   log?: `full` | `changes_only`
 }
 
@@ -140,6 +149,8 @@ export class ShapeStream<T extends Row = Row> {
     const url = new URL(options.url, globalThis.location?.href)
     try {
       this.#driver = newDriver(JSON.stringify(driverOptions(options, url.toString())), this.#onNotes)
+      const fetchFn = options.fetchClient ?? (options.fetchInWorker === false ? undefined : workerFetch)
+      if (fetchFn) this.#driver.setFetch(fetchFn)
     } catch (e) {
       throw toEddyError(e)
     }

@@ -88,12 +88,18 @@ fn authorized(app: &AppState, req: &Request) -> bool {
     q.get("secret").or_else(|| q.get("api_secret")) == Some(secret.as_str())
 }
 
-async fn preflight() -> Response<Body> {
+/// A CORS preflight: the request headers the browser asks for are allowed (a dev server; an
+/// app's `authorization` or tracing headers must get through), else the write API's defaults.
+async fn preflight(headers: HeaderMap) -> Response<Body> {
     let mut r = encode::response(StatusCode::NO_CONTENT, "text/plain", Body::empty());
+    let asked = headers
+        .get("access-control-request-headers")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty());
     set(
         r.headers_mut(),
         "access-control-allow-headers",
-        encode::ALLOW_HEADERS,
+        asked.unwrap_or(encode::ALLOW_HEADERS),
     );
     set(r.headers_mut(), "access-control-max-age", "86400");
     r
@@ -107,9 +113,14 @@ async fn health() -> Response<Body> {
     )
 }
 
-async fn not_found(State(app): State<Arc<AppState>>, method: Method, uri: axum::http::Uri) -> Response<Body> {
+async fn not_found(
+    State(app): State<Arc<AppState>>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
     if method == Method::OPTIONS {
-        return preflight().await;
+        return preflight(headers).await;
     }
     if let Some(root) = &app.config.www {
         if (method == Method::GET || method == Method::HEAD) && !uri.path().starts_with("/v1/") {

@@ -473,6 +473,17 @@ fn cors_health_and_unknown_routes() {
     assert_eq!(r.h("access-control-allow-origin"), "http://example.test");
     assert!(r.h("access-control-allow-headers").contains("if-none-match"));
     assert!(r.h("access-control-allow-methods").contains("GET"));
+    // The headers a page asks for (an auth token, tracing) are allowed.
+    let r = s.options(
+        "/v1/shape?table=todos&offset=-1",
+        &[
+            ("origin", "http://example.test"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization,x-trace"),
+        ],
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(r.h("access-control-allow-headers"), "authorization,x-trace");
     assert_eq!(s.options("/v1/tx", &[]).status, 204);
     // HEAD answers the GET headers without a body.
     let r = s.head(&format!("/v1/shape?{}", common::query(&[T, ("offset", "-1")])));

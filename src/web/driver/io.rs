@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
-use super::env::{self, global_fetch, now_ms};
+use super::env::{self, now_ms};
 use super::options::parse_shape;
 use super::{dispatch, Inner, LastResponse};
 use crate::protocol::message::parse_event;
@@ -161,7 +161,13 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
     if req.signal.aborted() {
         return;
     }
-    let fetching = req.prefetched.take().unwrap_or_else(|| global_fetch(&url, &init));
+    let fetching = match req.prefetched.take() {
+        Some(p) => p,
+        None => match weak.upgrade() {
+            Some(inner) => super::fetch_fn::start(&inner, &url, &init),
+            None => return,
+        },
+    };
     let resp = JsFuture::from(fetching).await;
     let resp: Response = match resp {
         Ok(v) => v.unchecked_into(),

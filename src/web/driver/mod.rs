@@ -10,6 +10,7 @@
 mod batch;
 mod body_read;
 mod env;
+mod fetch_fn;
 mod http;
 mod io;
 mod notes;
@@ -61,6 +62,8 @@ pub(crate) struct Core {
     base_url: String,
     headers: Vec<(String, String)>,
     headers_provider: Option<Function>,
+    /// `fetch` to use instead of the global one (`fetchClient`, or the facade's worker fetch).
+    fetch_fn: Option<Function>,
     /// The shape definition requests are built from (the options', or the last one `onError`
     /// set); the machine's own copy is only its starting point.
     shape: ShapeDefinition,
@@ -379,6 +382,7 @@ impl ShapeStreamDriver {
             base_url: parsed.base_url,
             headers: parsed.headers,
             headers_provider: None,
+            fetch_fn: None,
             shape,
             shape_provider: None,
             bytes_pending: 0,

@@ -10,7 +10,6 @@
 use js_sys::Promise;
 use web_sys::{AbortController, Headers, RequestInit};
 
-use super::env::global_fetch;
 use super::Inner;
 use crate::protocol::request::build_url;
 use crate::protocol::response::{RequestKind, ShapeMeta};
@@ -53,7 +52,7 @@ pub(super) fn start(inner: &Inner, status: u16, meta: &ShapeMeta, kind: RequestK
         };
         (url, core.headers.clone())
     };
-    let Some(p) = fetch(url, &request_headers) else {
+    let Some(p) = fetch(inner, url, &request_headers) else {
         return;
     };
     let old = inner.core.borrow_mut().prefetch.replace(p);
@@ -62,7 +61,7 @@ pub(super) fn start(inner: &Inner, status: u16, meta: &ShapeMeta, kind: RequestK
     }
 }
 
-fn fetch(url: String, headers: &[(String, String)]) -> Option<Prefetch> {
+fn fetch(inner: &Inner, url: String, headers: &[(String, String)]) -> Option<Prefetch> {
     let controller = AbortController::new().ok()?;
     let h = Headers::new().ok()?;
     for (k, v) in headers {
@@ -72,7 +71,7 @@ fn fetch(url: String, headers: &[(String, String)]) -> Option<Prefetch> {
     init.set_method("GET");
     init.set_headers(&h);
     init.set_signal(Some(&controller.signal()));
-    let response = global_fetch(&url, &init);
+    let response = super::fetch_fn::start(inner, &url, &init);
     Some(Prefetch {
         url,
         controller,
