@@ -3,11 +3,14 @@
 // @electric-sql/client 1.5.28, loaded by tests/e2e/page.html.
 //
 // 1. Initial sync: from `new ShapeStream` to the resolved `await new Shape(stream).rows` of a
+//    (eddy twice: the default, and `fetchInWorker: true`: bodies received in its fetch worker)
 //    `rows`-row shape with 6 typed columns (int8, text, bool, float8, jsonb, timestamptz). Each run
 //    opens a fresh browser context per client (no shared HTTP cache), the order alternates per run,
 //    run 0 is a warm-up. Reports time (median, min), MB/s of response bodies, the JS heap the page
 //    retains after the sync (CDP Runtime.getHeapUsage after HeapProfiler.collectGarbage, minus the
-//    same reading before) and eddy's wasm linear memory (the module's exported `memory`).
+//    same reading before), eddy's wasm linear memory (the module's exported `memory`), and the
+//    main thread's long tasks during the sync (PerformanceObserver 'longtask': their total and the
+//    longest, i.e. how long the page could not respond to input).
 // 2. Commit → callback latency per transport (long-poll, SSE, and eddy's WebSocket): `commits` single-row commits, each a
 //    POST /v1/tx sent from the page; the time from just before the POST to the stream subscriber's
 //    callback seeing that row, both read from the page's `performance.now()`.
@@ -78,14 +81,24 @@ try {
   }
   console.log(`data: ${N} rows loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s; shape = ${mb(bytes).toFixed(2)} MB of JSON in ${responses} responses`)
 
-  const res = { raw: [], eddy: [], electric: [] }
+  const res = { raw: [], eddy: [], eddyWorker: [], electric: [] }
   for (let run = 0; run <= RUNS; run++) {
-    const order = run % 2 === 0 ? ['raw', 'eddy', 'electric'] : ['raw', 'electric', 'eddy']
+    const order = run % 2 === 0 ? ['raw', 'eddy', 'electric', 'eddyWorker'] : ['raw', 'eddyWorker', 'electric', 'eddy']
     for (const which of order) {
       const { ctx, page, cdp } = await freshPage()
       const heap0 = await heapUsed(cdp)
-      const wasm0 = which === 'eddy' ? await wasmBytes(page) : undefined
-      const ms = await page.evaluate(async ({ server, which, columns }) => {
+      const isEddy = which === 'eddy' || which === 'eddyWorker'
+      const wasm0 = isEddy ? await wasmBytes(page) : undefined
+      const { ms, longSum, longMax } = await page.evaluate(async ({ server, which, columns }) => {
+        // Main-thread long tasks (> 50 ms) during the sync: how long the page could not respond.
+        const long = []
+        const po = new PerformanceObserver((list) => long.push(...list.getEntries().map((e) => e.duration)))
+        po.observe({ type: 'longtask' })
+        const done = (ms) => {
+          long.push(...po.takeRecords().map((e) => e.duration))
+          po.disconnect()
+          return { ms, longSum: long.reduce((a, b) => a + b, 0), longMax: Math.max(0, ...long) }
+        }
         const t0 = performance.now()
         if (which === 'raw') {
           // The network alone: every chunk of the initial sync, bodies read, nothing parsed.
@@ -97,22 +110,23 @@ try {
             if (r.headers.get('electric-up-to-date') !== null) break
             url = `${server}/v1/shape?${q}&offset=${r.headers.get('electric-offset')}&handle=${r.headers.get('electric-handle')}`
           }
-          return performance.now() - t0
+          return done(performance.now() - t0)
         }
-        const lib = which === 'eddy' ? window.eddy : window.electric
-        const stream = new lib.ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos', columns }, subscribe: false })
+        const lib = which === 'electric' ? window.electric : window.eddy
+        const stream = new lib.ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos', columns }, subscribe: false, fetchInWorker: which === 'eddyWorker' })
         const shape = new lib.Shape(stream)
         const rows = await shape.rows
         const ms = performance.now() - t0
         window.kept = { shape, rows } // held, so the heap reading counts the materialized rows
         if (rows.length === 0) throw new Error('no rows')
-        return ms
+        await new Promise((r) => setTimeout(r, 0)) // let the last long task be reported
+        return done(ms)
       }, { server: server.url, which, columns: COLUMNS })
       const n = await page.evaluate(() => window.kept?.rows.length)
       if (which !== 'raw' && n !== N) throw new Error(`${which} synced ${n} rows, expected ${N}`)
       const heap = (await heapUsed(cdp)) - heap0
-      const wasm = which === 'eddy' ? await wasmBytes(page) : undefined
-      if (run > 0) res[which].push({ ms, heap, wasm, wasm0 }) // run 0 warms the server's snapshot and the JIT
+      const wasm = isEddy ? await wasmBytes(page) : undefined
+      if (run > 0) res[which].push({ ms, heap, wasm, wasm0, longSum, longMax }) // run 0 warms the server's snapshot and the JIT
       await ctx.close()
     }
     process.stdout.write(`\rinitial sync: run ${run}/${RUNS}`)
@@ -121,20 +135,21 @@ try {
 
   const summary = Object.fromEntries(Object.entries(res).map(([k, v]) => {
     const ms = v.map((x) => x.ms)
-    return [k, { med: median(ms), min: Math.min(...ms), heap: median(v.map((x) => x.heap)), wasm: v[0].wasm, wasm0: v[0].wasm0 }]
+    return [k, { med: median(ms), min: Math.min(...ms), heap: median(v.map((x) => x.heap)), wasm: v[0].wasm, wasm0: v[0].wasm0, longSum: median(v.map((x) => x.longSum)), longMax: median(v.map((x) => x.longMax)) }]
   }))
   console.log(`\nInitial sync, ${N} rows × 6 columns (int8, text, bool, float8, jsonb, timestamptz), ${mb(bytes).toFixed(1)} MB,`)
   console.log(`${BIN.replace(ROOT, '')}, ${RUNS} runs (+1 warm-up), fresh browser context per run, alternating order`)
-  console.log(`| client | median ms | min ms | MB/s (median) | JS heap retained MB | wasm memory MB (at load → after) |`)
-  console.log(`|---|---:|---:|---:|---:|---:|`)
+  console.log(`| client | median ms | min ms | MB/s (median) | JS heap retained MB | wasm memory MB (at load → after) | main-thread long tasks: total / longest ms |`)
+  console.log(`|---|---:|---:|---:|---:|---:|---:|`)
   const row = (name, s) =>
-    console.log(`| ${name} | ${fmt(s.med, 0)} | ${fmt(s.min, 0)} | ${fmt(mb(bytes) / (s.med / 1000))} | ${s.heap === undefined ? '–' : fmt(mb(s.heap))} | ${s.wasm === undefined ? '–' : `${fmt(mb(s.wasm0))} → ${fmt(mb(s.wasm))}`} |`)
+    console.log(`| ${name} | ${fmt(s.med, 0)} | ${fmt(s.min, 0)} | ${fmt(mb(bytes) / (s.med / 1000))} | ${s.heap === undefined ? '–' : fmt(mb(s.heap))} | ${s.wasm === undefined ? '–' : `${fmt(mb(s.wasm0))} → ${fmt(mb(s.wasm))}`} | ${fmt(s.longSum, 0)} / ${fmt(s.longMax, 0)} |`)
   row('network only (fetch, read bodies)', { ...summary.raw, heap: undefined })
   row(LIBS.eddy, summary.eddy)
+  row(`${LIBS.eddy}, bodies in its fetch worker (fetchInWorker: true)`, summary.eddyWorker)
   row(LIBS.electric, summary.electric)
   const e = summary.eddy
   const o = summary.electric
-  console.log(`| eddy / official | ${fmt(e.med / o.med, 2)} | ${fmt(e.min / o.min, 2)} | ${fmt(o.med / e.med, 2)} | ${fmt(e.heap / o.heap, 2)} (JS) · ${fmt((e.heap + e.wasm - e.wasm0) / o.heap, 2)} (JS + wasm growth) | |`)
+  console.log(`| eddy / official | ${fmt(e.med / o.med, 2)} | ${fmt(e.min / o.min, 2)} | ${fmt(o.med / e.med, 2)} | ${fmt(e.heap / o.heap, 2)} (JS) · ${fmt((e.heap + e.wasm - e.wasm0) / o.heap, 2)} (JS + wasm growth) | | ${fmt(e.longSum / o.longSum, 2)} / ${fmt(e.longMax / o.longMax, 2)} |`)
 
   // Commit → callback latency.
   const lat = {}

@@ -46,7 +46,7 @@ export interface Driver {
   setVisible(visible: boolean): void
   setHeaders(names: string[], values: string[]): void
   setHeadersProvider(provider: () => Promise<string[][]>): void
-  setFetch(fetch: ((input: string, init: RequestInit) => Promise<Response>) | undefined): void
+  setFetch(fetch: ((input: string, init: RequestInit) => Promise<Response>) | undefined, catchUpOnly: boolean): void
   setShape(definitionJson: string): void
   setShapeProvider(provider: () => Promise<string>): void
   readonly schema: string | undefined

@@ -4,7 +4,7 @@
 // it and the page's main thread only takes the finished chunks (an initial sync is main-thread
 // bound: parsing and building rows are what it should spend its time on).
 //
-// Used by ShapeStream unless `fetchClient` is given or `fetchInWorker: false`. Falls back to the
+// Used by ShapeStream with `fetchInWorker: true` (and no `fetchClient`). Falls back to the
 // global `fetch` where there is no Worker, where it cannot be created (CSP, a cross-origin
 // package URL) or when it fails to load; requests not answered yet are then sent again directly.
 

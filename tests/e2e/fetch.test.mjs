@@ -1,7 +1,8 @@
-// End-to-end: how ShapeStream fetches. By default response bodies are received in the package's
-// fetch worker (js/src/worker-fetch.ts), not on the page's main thread; `fetchInWorker: false`
-// fetches on the page; `fetchClient` (the official option) replaces fetch; where no worker can
-// start, the stream falls back to the page's fetch by itself. Rows are checked against the
+// End-to-end: how ShapeStream fetches. By default on the page; with `fetchInWorker: true` the
+// response bodies of catch-up requests are received in the package's fetch worker
+// (js/src/worker-fetch.ts), not on the page's main thread, and where no worker can start the
+// stream falls back to the page's fetch by itself; `fetchClient` (the official option) replaces
+// fetch for every request. Rows are checked against the
 // server's own rows. Headless Chromium against a real eddy-server.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -31,14 +32,14 @@ function syncOnce({ server, options }) {
   })()
 }
 
-test('by default bodies are received in the fetch worker (no shape request in the page\'s own resource timing); fetchInWorker: false fetches on the page; both give the server\'s rows', T, async () => {
+test('fetchInWorker: true receives bodies in the fetch worker (no shape request in the page\'s own resource timing); by default the page fetches; both give the server\'s rows', T, async () => {
   const t = await setup()
   try {
     const want = await withRows(t, 3000) // a body of several hundred KB, in many chunks
-    const inWorker = await t.page.evaluate(syncOnce, { server: t.server, options: {} })
+    const inWorker = await t.page.evaluate(syncOnce, { server: t.server, options: { fetchInWorker: true } })
     assert.deepEqual(inWorker.ids, want)
     assert.equal(inWorker.onPage, 0, 'the page itself fetched nothing')
-    const onPage = await t.page.evaluate(syncOnce, { server: t.server, options: { fetchInWorker: false } })
+    const onPage = await t.page.evaluate(syncOnce, { server: t.server, options: {} })
     assert.deepEqual(onPage.ids, want)
     assert.ok(onPage.onPage >= 1, 'fetched on the page')
     assert.ok(t.shapeRequests.length >= 2, 'the browser saw both streams\' requests')
@@ -48,7 +49,7 @@ test('by default bodies are received in the fetch worker (no shape request in th
   }
 })
 
-test('fetchClient is called for every request with the URL and init (its headers reach the server), and replaces the worker', T, async () => {
+test('fetchClient is called for every request with the URL and init (its headers reach the server), even with fetchInWorker: true', T, async () => {
   const t = await setup({ serverArgs: ['--long-poll-ms', '200'] })
   try {
     const want = await withRows(t, 50)
@@ -62,6 +63,7 @@ test('fetchClient is called for every request with the URL and init (its headers
       const stream = new ShapeStream({
         url: `${server}/v1/shape`,
         params: { table: 'todos' },
+        fetchInWorker: true,
         fetchClient: (input, init) => {
           calls.push({ input, method: init.method, hasSignal: init.signal instanceof AbortSignal })
           const headers = new Headers(init.headers)
@@ -85,7 +87,7 @@ test('fetchClient is called for every request with the URL and init (its headers
   }
 })
 
-test('where no Worker can be created (CSP, a cross-origin package), the stream fetches on the page by itself', T, async () => {
+test('fetchInWorker: true where no Worker can be created (CSP, a cross-origin package): the stream fetches on the page by itself', T, async () => {
   const t = await setup()
   try {
     const want = await withRows(t, 500)
@@ -97,7 +99,7 @@ test('where no Worker can be created (CSP, a cross-origin package), the stream f
         }
       }
       const { ShapeStream, Shape } = window.eddy
-      const stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' }, subscribe: false })
+      const stream = new ShapeStream({ url: `${server}/v1/shape`, params: { table: 'todos' }, subscribe: false, fetchInWorker: true })
       const rows = await new Shape(stream).rows
       const onPage = performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/shape')).length
       return { ids: rows.map((x) => String(x.id)).sort((a, b) => Number(a) - Number(b)), onPage }

@@ -164,7 +164,7 @@ pub async fn run(weak: Weak<Inner>, mut req: Request) {
     let fetching = match req.prefetched.take() {
         Some(p) => p,
         None => match weak.upgrade() {
-            Some(inner) => super::fetch_fn::start(&inner, &url, &init),
+            Some(inner) => super::fetch_fn::start(&inner, &url, &init, kind),
             None => return,
         },
     };

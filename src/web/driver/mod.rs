@@ -62,8 +62,10 @@ pub(crate) struct Core {
     base_url: String,
     headers: Vec<(String, String)>,
     headers_provider: Option<Function>,
-    /// `fetch` to use instead of the global one (`fetchClient`, or the facade's worker fetch).
+    /// `fetch` instead of the global one (`fetchClient`, or the facade's worker fetch), and
+    /// whether only for catch-up requests (see `fetch_fn`).
     fetch_fn: Option<Function>,
+    fetch_catch_up_only: bool,
     /// The shape definition requests are built from (the options', or the last one `onError`
     /// set); the machine's own copy is only its starting point.
     shape: ShapeDefinition,
@@ -383,6 +385,7 @@ impl ShapeStreamDriver {
             headers: parsed.headers,
             headers_provider: None,
             fetch_fn: None,
+            fetch_catch_up_only: false,
             shape,
             shape_provider: None,
             bytes_pending: 0,

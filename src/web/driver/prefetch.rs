@@ -52,7 +52,7 @@ pub(super) fn start(inner: &Inner, status: u16, meta: &ShapeMeta, kind: RequestK
         };
         (url, core.headers.clone())
     };
-    let Some(p) = fetch(inner, url, &request_headers) else {
+    let Some(p) = fetch(inner, url, &request_headers, kind) else {
         return;
     };
     let old = inner.core.borrow_mut().prefetch.replace(p);
@@ -61,7 +61,7 @@ pub(super) fn start(inner: &Inner, status: u16, meta: &ShapeMeta, kind: RequestK
     }
 }
 
-fn fetch(inner: &Inner, url: String, headers: &[(String, String)]) -> Option<Prefetch> {
+fn fetch(inner: &Inner, url: String, headers: &[(String, String)], kind: RequestKind) -> Option<Prefetch> {
     let controller = AbortController::new().ok()?;
     let h = Headers::new().ok()?;
     for (k, v) in headers {
@@ -71,7 +71,7 @@ fn fetch(inner: &Inner, url: String, headers: &[(String, String)]) -> Option<Pre
     init.set_method("GET");
     init.set_headers(&h);
     init.set_signal(Some(&controller.signal()));
-    let response = super::fetch_fn::start(inner, &url, &init);
+    let response = super::fetch_fn::start(inner, &url, &init, kind);
     Some(Prefetch {
         url,
         controller,
