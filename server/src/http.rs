@@ -88,19 +88,21 @@ fn authorized(app: &AppState, req: &Request) -> bool {
     q.get("secret").or_else(|| q.get("api_secret")) == Some(secret.as_str())
 }
 
-/// A CORS preflight: the request headers the browser asks for are allowed (a dev server; an
-/// app's `authorization` or tracing headers must get through), else the write API's defaults.
+/// A CORS preflight: Electric's allowed headers plus whatever the browser asks for (a dev
+/// server; an app's `authorization` or tracing headers must get through).
 async fn preflight(headers: HeaderMap) -> Response<Body> {
     let mut r = encode::response(StatusCode::NO_CONTENT, "text/plain", Body::empty());
+    let mut allow: Vec<String> = encode::ALLOW_HEADERS.split(',').map(str::to_owned).collect();
     let asked = headers
         .get("access-control-request-headers")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty());
-    set(
-        r.headers_mut(),
-        "access-control-allow-headers",
-        asked.unwrap_or(encode::ALLOW_HEADERS),
-    );
+        .unwrap_or("");
+    for h in asked.split(',').map(|h| h.trim().to_ascii_lowercase()) {
+        if !h.is_empty() && !allow.contains(&h) {
+            allow.push(h);
+        }
+    }
+    set(r.headers_mut(), "access-control-allow-headers", &allow.join(","));
     set(r.headers_mut(), "access-control-max-age", "86400");
     r
 }

@@ -483,7 +483,10 @@ fn cors_health_and_unknown_routes() {
         ],
     );
     assert_eq!(r.status, 204);
-    assert_eq!(r.h("access-control-allow-headers"), "authorization,x-trace");
+    assert_eq!(
+        r.h("access-control-allow-headers"),
+        "if-none-match,traceparent,content-type,authorization,x-trace"
+    );
     assert_eq!(s.options("/v1/tx", &[]).status, 204);
     // HEAD answers the GET headers without a body.
     let r = s.head(&format!("/v1/shape?{}", common::query(&[T, ("offset", "-1")])));
